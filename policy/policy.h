@@ -85,9 +85,9 @@ struct policy_rule {
   const uint8_t *asns;         /* n_asns u32 LE, packed */
   uint32_t n_asns;
   int not_asns;
-  uint8_t days;                /* POLICY_ALL_DAYS when not given */
-  int hours_start;             /* minutes from midnight; -1: no hours */
-  int hours_end;               /* exclusive; may be < start (wraps) */
+  uint8_t days;    /* POLICY_ALL_DAYS when not given */
+  int hours_start; /* minutes from midnight; -1: no hours */
+  int hours_end;   /* exclusive; may be < start (wraps) */
   struct policy_tz tz;
   struct sp_strlist device_tags;
   int max_risk; /* 0-100; -1: no cap */
@@ -131,6 +131,14 @@ int policy_parse(const char *file, const char *buf, size_t len,
 void policy_free(struct policy *p);
 
 /*
+ * Whether `s` is a valid name for a user, group, resource, rule,
+ * connector or device: 1 to 64 characters from [A-Za-z0-9._@-], starting
+ * with a letter or digit.  One rule for every kind keeps logs, audit
+ * lines and the store's keys free of quoting surprises.
+ */
+int policy_name_valid(const char *s);
+
+/*
  * Canonical form of a destination or resource address "host:port":
  * host names lower-cased, IP literals in inet_ntop() form, IPv6 in
  * brackets ("[2001:db8::5]:22"), port in decimal without leading zeros.
@@ -144,27 +152,27 @@ int policy_addr_canon(const char *in, char *out, size_t out_size);
 
 /* What the relay knows about one request when it decides. */
 struct policy_request {
-  const char *user;             /* NULL: nobody we know */
-  int user_disabled;            /* the user exists but is disabled */
-  struct sp_strlist groups;     /* groups given with `user add` */
-  struct sp_strlist pgroups;    /* groups of the policy file naming user */
-  int mfa;                      /* token came from a password+TOTP login */
-  const char *device;           /* NULL: no registered device */
+  const char *user;          /* NULL: nobody we know */
+  int user_disabled;         /* the user exists but is disabled */
+  struct sp_strlist groups;  /* groups given with `user add` */
+  struct sp_strlist pgroups; /* groups of the policy file naming user */
+  int mfa;                   /* token came from a password+TOTP login */
+  const char *device;        /* NULL: no registered device */
   struct sp_strlist device_tags;
-  const char *resource;         /* resolved resource name; NULL: none */
-  char country[3];              /* ISO alpha-2; "XX" when unknown */
-  uint32_t asn;                 /* 0 when unknown */
-  int64_t now;                  /* UNIX seconds */
-  int risk;                     /* 0-100 */
+  const char *resource; /* resolved resource name; NULL: none */
+  char country[3];      /* ISO alpha-2; "XX" when unknown */
+  uint32_t asn;         /* 0 when unknown */
+  int64_t now;          /* UNIX seconds */
+  int risk;             /* 0-100 */
 };
 
 /* Why a request was decided the way it was; stable tokens for audit. */
-#define POLICY_REASON_MAP(X)                                                  \
-  X(POLICY_R_ALLOWED, "allowed")                                              \
-  X(POLICY_R_NO_RESOURCE, "no_resource")                                      \
-  X(POLICY_R_UNKNOWN_USER, "unknown_user")                                    \
-  X(POLICY_R_USER_DISABLED, "user_disabled")                                  \
-  X(POLICY_R_DENY_RULE, "deny_rule")                                          \
+#define POLICY_REASON_MAP(X)                                                   \
+  X(POLICY_R_ALLOWED, "allowed")                                               \
+  X(POLICY_R_NO_RESOURCE, "no_resource")                                       \
+  X(POLICY_R_UNKNOWN_USER, "unknown_user")                                     \
+  X(POLICY_R_USER_DISABLED, "user_disabled")                                   \
+  X(POLICY_R_DENY_RULE, "deny_rule")                                           \
   X(POLICY_R_NO_ALLOW_RULE, "no_allow_rule")
 
 enum policy_reason {
@@ -181,8 +189,8 @@ struct policy_verdict {
   int matched;        /* every condition held */
   const char *failed; /* the first condition that failed, as its YAML key
                          ("resources", "users", "groups", "mfa",
-                         "countries", "not_countries", "asns", "not_asns",
-                         "days", "hours", "device_tags", "max_risk");
+                         "device_tags", "countries", "not_countries",
+                         "asns", "not_asns", "hours", "days", "max_risk");
                          NULL when matched */
 };
 

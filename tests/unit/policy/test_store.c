@@ -1,0 +1,344 @@
+/* The store and what lives in it: users, tokens, login, compiled policy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "policy/access.h"
+#include "policy/compile.h"
+#include "policy/login.h"
+#include "policy/store.h"
+#include "policy/token.h"
+#include "policy/totp.h"
+#include "policy/user.h"
+
+#define T0 1796374800 /* 2026-12-03T09:00:00Z, a Thursday */
+
+struct fixture {
+  char dir[64];
+  struct store *s;
+  uint8_t secret[TOTP_SECRET_LEN];
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof(*f));
+  struct sp_strlist none = {0};
+
+  strcpy(f->dir, "/tmp/sp-store-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  assert_int_equal(store_open(&f->s, f->dir, STORE_CREATE), 0);
+  assert_int_equal(user_add(f->s, "alice", &none, "pw", 2, 0, 1000, T0,
+                            f->secret),
+                   0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  char cmd[128];
+
+  store_close(f->s);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+static void test_reopen_and_refuse_create(void **state) {
+  struct fixture *f = *state;
+  struct store *s2;
+  struct user_rec u;
+  MDB_txn *txn;
+
+  assert_int_equal(store_open(&s2, f->dir, STORE_CREATE), SP_EEXIST);
+  assert_int_equal(store_open(&s2, f->dir, 0), 0);
+  assert_int_equal(store_begin(s2, MDB_RDONLY, &txn), 0);
+  assert_int_equal(user_get(s2, txn, "alice", &u), 0);
+  assert_int_equal(u.pw.iterations, 1000);
+  assert_true(store_generation(s2, txn) >= 1);
+  mdb_txn_abort(txn);
+  store_close(s2);
+  assert_int_equal(store_open(&s2, "/tmp/sp-no-such-dir", 0), SP_ENOTFOUND);
+}
+
+static void test_format_version_checked(void **state) {
+  struct fixture *f = *state;
+  uint8_t v2[4] = {2, 0, 0, 0};
+  struct store *s2;
+  MDB_txn *txn;
+
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(store_put(txn, f->s->meta, "format", 6, v2, 4, 0), 0);
+  assert_int_equal(store_commit(f->s, txn), 0);
+  assert_int_equal(store_open(&s2, f->dir, 0), SP_EFORMAT);
+}
+
+static void test_duplicate_user(void **state) {
+  struct fixture *f = *state;
+  struct sp_strlist none = {0};
+  uint8_t secret[TOTP_SECRET_LEN];
+
+  assert_int_equal(
+      user_add(f->s, "alice", &none, "x", 1, 1, 1000, T0, secret), SP_EEXIST);
+  assert_int_equal(
+      user_add(f->s, "bad name", &none, "x", 1, 1, 1000, T0, secret),
+      SP_EUSAGE);
+}
+
+/* Issues a token for alice from `src` at `now` with a 1 h lifetime. */
+static void issue(struct fixture *f, const char *src, int64_t now,
+                  char token[TOKEN_TEXT_MAX]) {
+  MDB_txn *txn;
+  int64_t exp;
+
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(
+      token_issue(f->s, txn, "alice", src, 1, now, 3600, token, &exp), 0);
+  assert_int_equal(exp, now + 3600);
+  assert_int_equal(store_commit(f->s, txn), 0);
+}
+
+static int check(struct fixture *f, const char *user, const char *token,
+                 const char *src, int64_t now) {
+  struct token_rec t;
+  MDB_txn *txn;
+  int rc;
+
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  rc = token_check(f->s, txn, user, token, src, now, &t);
+  if (rc == 0)
+    assert_true(t.mfa);
+  mdb_txn_abort(txn);
+  return rc;
+}
+
+static void test_token_expiry_binding(void **state) {
+  struct fixture *f = *state;
+  char token[TOKEN_TEXT_MAX], other[TOKEN_TEXT_MAX];
+
+  issue(f, "::ffff:127.0.0.2", T0, token);
+  assert_int_equal(strlen(token), 47);
+  assert_memory_equal(token, "spt_", 4);
+  assert_int_equal(check(f, "alice", token, "127.0.0.2", T0 + 10), 0);
+  assert_int_equal(check(f, "alice", token, "::ffff:127.0.0.2", T0), 0);
+  assert_int_equal(check(f, "alice", token, "127.0.0.3", T0), SP_EBINDING);
+  assert_int_equal(check(f, "bob", token, "127.0.0.2", T0), SP_ETOKEN);
+  assert_int_equal(check(f, "alice", token, "127.0.0.2", T0 + 3599), 0);
+  assert_int_equal(check(f, "alice", token, "127.0.0.2", T0 + 3600),
+                   SP_EEXPIRED);
+
+  /* A token that differs in one character, or is malformed, is unknown. */
+  strcpy(other, token);
+  other[10] = other[10] == 'A' ? 'B' : 'A';
+  assert_int_equal(check(f, "alice", other, "127.0.0.2", T0), SP_ETOKEN);
+  assert_int_equal(check(f, "alice", "spt_short", "127.0.0.2", T0),
+                   SP_ETOKEN);
+  assert_int_equal(check(f, "alice", token, "not an ip", T0), SP_ETOKEN);
+}
+
+static void test_token_revocation(void **state) {
+  struct fixture *f = *state;
+  char a[TOKEN_TEXT_MAX], b[TOKEN_TEXT_MAX];
+  MDB_txn *txn;
+  size_t n;
+
+  issue(f, "127.0.0.1", T0, a);
+  issue(f, "127.0.0.1", T0 - 7200, b); /* already expired */
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(token_prune(f->s, txn, "alice", T0), 0);
+  assert_int_equal(store_commit(f->s, txn), 0);
+  assert_int_equal(check(f, "alice", b, "127.0.0.1", T0 - 7000), SP_ETOKEN);
+  assert_int_equal(check(f, "alice", a, "127.0.0.1", T0), 0);
+
+  assert_int_equal(user_set_disabled(f->s, "alice", 1), 0);
+  assert_int_equal(check(f, "alice", a, "127.0.0.1", T0), SP_ETOKEN);
+  assert_int_equal(user_set_disabled(f->s, "alice", 0), 0);
+
+  issue(f, "127.0.0.1", T0, a);
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(token_revoke_user(f->s, txn, "alice", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(token_revoke_id(f->s, txn, "0123456789abcdef"),
+                   SP_ENOTFOUND);
+  assert_int_equal(store_commit(f->s, txn), 0);
+  assert_int_equal(check(f, "alice", a, "127.0.0.1", T0), SP_ETOKEN);
+}
+
+static int do_login(struct fixture *f, const char *pw, const char *otp,
+                    int64_t now, struct login_res *res) {
+  struct login_req req = {"alice", pw, strlen(pw), otp, "127.0.0.9", now,
+                          3600};
+
+  return login(f->s, &req, res);
+}
+
+static void code_at(struct fixture *f, int64_t t, char out[8]) {
+  snprintf(out, 8, "%06u",
+           totp_hotp(f->secret, TOTP_SECRET_LEN, totp_step(t)));
+}
+
+static void test_login_flow(void **state) {
+  struct fixture *f = *state;
+  struct login_res res;
+  char code[8];
+
+  code_at(f, T0, code);
+  assert_int_equal(do_login(f, "pw", code, T0, &res), 0);
+  assert_true(res.mfa);
+  assert_int_equal(res.expires, T0 + 3600);
+  assert_int_equal(check(f, "alice", res.token, "127.0.0.9", T0), 0);
+
+  /* The same code again, or the previous step's, is a replay. */
+  assert_int_equal(do_login(f, "pw", code, T0 + 1, &res), SP_EAUTH);
+  assert_string_equal(res.reason, "otp_replayed");
+  code_at(f, T0 - 30, code);
+  assert_int_equal(do_login(f, "pw", code, T0 + 1, &res), SP_EAUTH);
+  assert_string_equal(res.reason, "otp_replayed");
+
+  /* The next step's code (one step of skew) is fine. */
+  code_at(f, T0 + 30, code);
+  assert_int_equal(do_login(f, "pw", code, T0 + 2, &res), 0);
+  assert_int_equal(do_login(f, "wrong", code, T0 + 3, &res), SP_EAUTH);
+  assert_string_equal(res.reason, "bad_password");
+  assert_int_equal(do_login(f, "pw", "", T0 + 3, &res), SP_EAUTH);
+  assert_string_equal(res.reason, "missing_otp");
+}
+
+static void test_lockout(void **state) {
+  struct fixture *f = *state;
+  struct login_res res;
+  char code[8];
+  int i;
+
+  for (i = 0; i < 5; i++)
+    assert_int_equal(do_login(f, "wrong", "000000", T0 + i, &res), SP_EAUTH);
+  code_at(f, T0 + 10, code);
+  assert_int_equal(do_login(f, "pw", code, T0 + 10, &res), SP_ELOCKED);
+  assert_string_equal(res.reason, "locked_user");
+  assert_true(res.retry_after > 0 && res.retry_after <= 900);
+  code_at(f, T0 + 1000, code);
+  assert_int_equal(do_login(f, "pw", code, T0 + 1000, &res), 0);
+}
+
+static const char policy_v1[] =
+    "resources:\n"
+    "  wiki: {address: Wiki.Corp:443, connector: paris}\n"
+    "  db: {address: 10.0.0.5:5432, connector: paris}\n"
+    "groups:\n"
+    "  eng: [alice]\n"
+    "rules:\n"
+    "  - {name: eng-wiki, action: allow, resources: [wiki], groups: [eng]}\n"
+    "  - {name: no-kp, action: deny, countries: [KP]}\n";
+
+static void apply(struct fixture *f, const char *text) {
+  struct policy *p;
+  char msg[256];
+
+  assert_int_equal(policy_parse("t.yaml", text, strlen(text), &p, msg,
+                                sizeof(msg)),
+                   0);
+  assert_int_equal(policy_compile(f->s, p, "t.yaml", T0), 0);
+  policy_free(p);
+}
+
+static struct access_result decide(struct fixture *f, const char *user,
+                                   const char *dest, const char *country) {
+  struct access_query q = {0};
+  struct access_result r;
+  MDB_txn *txn;
+
+  q.user = user;
+  q.dest = dest;
+  q.country = country;
+  q.mfa = 1;
+  q.now = T0;
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  assert_int_equal(access_decide(f->s, txn, &q, &r), 0);
+  mdb_txn_abort(txn);
+  return r;
+}
+
+static void test_compiled_decisions(void **state) {
+  struct fixture *f = *state;
+  struct access_result r;
+  struct policy_meta m;
+  MDB_txn *txn;
+
+  r = decide(f, "alice", "wiki.corp:443", "FR");
+  assert_false(r.allow);
+  assert_int_equal(r.reason, POLICY_R_NO_RESOURCE);
+
+  apply(f, policy_v1);
+  r = decide(f, "alice", "WIKI.corp:443", "FR");
+  assert_true(r.allow);
+  assert_string_equal(r.rule, "eng-wiki");
+  assert_string_equal(r.resource, "wiki");
+  assert_string_equal(r.connector, "paris");
+  assert_string_equal(r.address, "wiki.corp:443");
+  r = decide(f, "alice", "wiki.corp:443", "KP");
+  assert_false(r.allow);
+  assert_string_equal(r.rule, "no-kp");
+  r = decide(f, "alice", "wiki.corp:80", "FR");
+  assert_int_equal(r.reason, POLICY_R_NO_RESOURCE);
+  r = decide(f, "alice", "10.0.0.5:5432", "FR");
+  assert_int_equal(r.reason, POLICY_R_NO_ALLOW_RULE);
+  r = decide(f, "mallory", "wiki.corp:443", "FR");
+  assert_int_equal(r.reason, POLICY_R_UNKNOWN_USER);
+
+  /* A new policy replaces the old one whole. */
+  apply(f, "rules: []\n");
+  r = decide(f, "alice", "wiki.corp:443", "FR");
+  assert_int_equal(r.reason, POLICY_R_NO_RESOURCE);
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  assert_int_equal(policy_meta_get(f->s, txn, &m), 0);
+  assert_int_equal(m.n_rules, 0);
+  assert_string_equal(m.file, "t.yaml");
+  mdb_txn_abort(txn);
+}
+
+static void test_reader_keeps_its_snapshot(void **state) {
+  struct fixture *f = *state;
+  struct access_query q = {0};
+  struct access_result r;
+  MDB_txn *txn;
+
+  apply(f, policy_v1);
+  q.user = "alice";
+  q.dest = "wiki.corp:443";
+  q.now = T0;
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  apply(f, "rules: []\n");
+  assert_int_equal(access_decide(f->s, txn, &q, &r), 0);
+  assert_true(r.allow);
+  mdb_txn_abort(txn);
+  r = decide(f, "alice", "wiki.corp:443", NULL);
+  assert_false(r.allow);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_reopen_and_refuse_create, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_format_version_checked, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_duplicate_user, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_token_expiry_binding, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_token_revocation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_login_flow, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compiled_decisions, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_reader_keeps_its_snapshot, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
