@@ -1,0 +1,74 @@
+/*
+ * sallyport-relay: the relay daemon and its admin subcommands.
+ *
+ * `--state DIR` may stand anywhere on the command line; without it the
+ * state directory is $SALLYPORT_STATE, or /var/lib/sallyport.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/cli.h"
+
+#define DEFAULT_STATE "/var/lib/sallyport"
+
+static const char usage[] =
+    "usage: sallyport-relay [--state DIR] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  init        create a relay's state directory\n"
+    "  user        add, disable, enable, remove and list users\n"
+    "  policy      check, apply, show and explain the access policy\n"
+    "  login       log a user in from the command line; prints a token\n"
+    "  token       list and revoke access tokens\n"
+    "\n"
+    "State: --state DIR, else $SALLYPORT_STATE, else " DEFAULT_STATE ".\n"
+    "Every command takes --help.\n";
+
+static const struct cli_command commands[] = {
+    {"init", cmd_init, "create a relay's state directory"},
+    {"user", cmd_user, "manage users"},
+    {"policy", cmd_policy, "manage the access policy"},
+    {"login", cmd_login, "log a user in"},
+    {"token", cmd_token, "manage access tokens"},
+    {NULL, NULL, NULL},
+};
+
+/* Removes --state DIR / --state=DIR from argv; returns the new argc. */
+static int take_state(int argc, char **argv, const char **state) {
+  int i, j = 1;
+
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      while (i < argc)
+        argv[j++] = argv[i++];
+      break;
+    }
+    if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+      *state = argv[++i];
+      continue;
+    }
+    if (strncmp(argv[i], "--state=", 8) == 0) {
+      *state = argv[i] + 8;
+      continue;
+    }
+    argv[j++] = argv[i];
+  }
+  argv[j] = NULL;
+  return j;
+}
+
+int main(int argc, char **argv) {
+  struct cli c = {NULL, NULL};
+  const char *env = getenv("SALLYPORT_STATE");
+
+  c.state = env != NULL && env[0] != '\0' ? env : DEFAULT_STATE;
+  argc = take_state(argc, argv, &c.state);
+  if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+    printf("sallyport-relay %s\n", SP_VERSION);
+    return CLI_OK;
+  }
+  if (c.state[0] == '\0')
+    return cli_usage(&c, "--state needs a directory");
+  return cli_dispatch(&c, commands, usage, argc, argv);
+}
