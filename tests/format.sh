@@ -1,0 +1,12 @@
+#!/bin/sh
+# clang-format over every C file: --check fails on a difference,
+# otherwise the files are rewritten in place.
+set -eu
+cd "$(dirname "$0")/.."
+files=$(git ls-files '*.c' '*.h')
+if [ "${1:-}" = "--check" ]; then
+  clang-format --dry-run -Werror $files
+  echo "formatting: ok"
+else
+  clang-format -i $files
+fi
