@@ -32,8 +32,7 @@ struct lockout {
 };
 
 /* 0, or SP_ELOCKED with the seconds left in *retry_after. */
-int lockout_check(const struct lockout *l, int64_t now,
-                  int64_t *retry_after);
+int lockout_check(const struct lockout *l, int64_t now, int64_t *retry_after);
 
 /* Records a failure; returns 1 if this failure started a lock. */
 int lockout_fail(struct lockout *l, const struct lockout_rule *rule,

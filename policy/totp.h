@@ -39,7 +39,7 @@ int totp_base32(char *out, size_t out_size, const uint8_t *p, size_t len);
  * otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER&algorithm=SHA1&
  * digits=6&period=30, with ISSUER and USER percent-encoded.
  */
-int totp_uri(char *out, size_t out_size, const char *issuer,
-             const char *user, const uint8_t *secret, size_t len);
+int totp_uri(char *out, size_t out_size, const char *issuer, const char *user,
+             const uint8_t *secret, size_t len);
 
 #endif

@@ -73,8 +73,10 @@ static char *make_policy(const struct sizes *z, size_t *len) {
   for (i = 0; i < z->resources; i++)
     n += (size_t)snprintf(t + n, cap - n,
                           "  res%d: {address: host%d.corp:443, connector: "
-                          "c%d}\n", i, i, i % 50);
-  n += (size_t)snprintf(t + n, cap - n, "rules:\n"
+                          "c%d}\n",
+                          i, i, i % 50);
+  n += (size_t)snprintf(t + n, cap - n,
+                        "rules:\n"
                         "  - {name: no-kp, action: deny, countries: [KP]}\n");
   for (i = 0; i < z->rules - 1; i++) {
     n += (size_t)snprintf(t + n, cap - n,

@@ -34,9 +34,8 @@ static int setup(void **state) {
   strcpy(f->dir, "/tmp/sp-store-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
   assert_int_equal(store_open(&f->s, f->dir, STORE_CREATE), 0);
-  assert_int_equal(user_add(f->s, "alice", &none, "pw", 2, 0, 1000, T0,
-                            f->secret),
-                   0);
+  assert_int_equal(
+      user_add(f->s, "alice", &none, "pw", 2, 0, 1000, T0, f->secret), 0);
   *state = f;
   return 0;
 }
@@ -86,8 +85,8 @@ static void test_duplicate_user(void **state) {
   struct sp_strlist none = {0};
   uint8_t secret[TOTP_SECRET_LEN];
 
-  assert_int_equal(
-      user_add(f->s, "alice", &none, "x", 1, 1, 1000, T0, secret), SP_EEXIST);
+  assert_int_equal(user_add(f->s, "alice", &none, "x", 1, 1, 1000, T0, secret),
+                   SP_EEXIST);
   assert_int_equal(
       user_add(f->s, "bad name", &none, "x", 1, 1, 1000, T0, secret),
       SP_EUSAGE);
@@ -139,8 +138,7 @@ static void test_token_expiry_binding(void **state) {
   strcpy(other, token);
   other[10] = other[10] == 'A' ? 'B' : 'A';
   assert_int_equal(check(f, "alice", other, "127.0.0.2", T0), SP_ETOKEN);
-  assert_int_equal(check(f, "alice", "spt_short", "127.0.0.2", T0),
-                   SP_ETOKEN);
+  assert_int_equal(check(f, "alice", "spt_short", "127.0.0.2", T0), SP_ETOKEN);
   assert_int_equal(check(f, "alice", token, "not an ip", T0), SP_ETOKEN);
 }
 
@@ -174,15 +172,13 @@ static void test_token_revocation(void **state) {
 
 static int do_login(struct fixture *f, const char *pw, const char *otp,
                     int64_t now, struct login_res *res) {
-  struct login_req req = {"alice", pw, strlen(pw), otp, "127.0.0.9", now,
-                          3600};
+  struct login_req req = {"alice", pw, strlen(pw), otp, "127.0.0.9", now, 3600};
 
   return login(f->s, &req, res);
 }
 
 static void code_at(struct fixture *f, int64_t t, char out[8]) {
-  snprintf(out, 8, "%06u",
-           totp_hotp(f->secret, TOTP_SECRET_LEN, totp_step(t)));
+  snprintf(out, 8, "%06u", totp_hotp(f->secret, TOTP_SECRET_LEN, totp_step(t)));
 }
 
 static void test_login_flow(void **state) {
@@ -242,9 +238,8 @@ static void apply(struct fixture *f, const char *text) {
   struct policy *p;
   char msg[256];
 
-  assert_int_equal(policy_parse("t.yaml", text, strlen(text), &p, msg,
-                                sizeof(msg)),
-                   0);
+  assert_int_equal(
+      policy_parse("t.yaml", text, strlen(text), &p, msg, sizeof(msg)), 0);
   assert_int_equal(policy_compile(f->s, p, "t.yaml", T0), 0);
   policy_free(p);
 }
@@ -335,8 +330,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_token_revocation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_login_flow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_compiled_decisions, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_compiled_decisions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reader_keeps_its_snapshot, setup,
                                       teardown),
   };
