@@ -33,7 +33,22 @@ static int get_prefixed(MDB_txn *txn, MDB_dbi dbi, char prefix,
   return store_get(txn, dbi, key, n + 1, val);
 }
 
-/* Reads rule `index`, with its time zone table when it has one. */
+/* Points rule->tz at its zone's table, unless the rule is in UTC. */
+static int load_tz(struct store *s, MDB_txn *txn, struct policy_rule *rule) {
+  MDB_val val;
+  int rc;
+
+  if (strcmp(rule->tz.name, "UTC") == 0)
+    return 0;
+  rc = get_prefixed(txn, s->policy, 'z', rule->tz.name, &val);
+  if (rc != 0 || val.mv_size % POLICY_TZ_ENTRY != 0)
+    return SP_ECORRUPT;
+  rule->tz.trans = val.mv_data;
+  rule->tz.n = (uint32_t)(val.mv_size / POLICY_TZ_ENTRY);
+  return 0;
+}
+
+/* Reads rule `index` from its own key (for explain's full list). */
 static int load_rule(struct store *s, MDB_txn *txn, uint32_t index,
                      struct policy_rule *rule) {
   uint8_t key[5];
@@ -42,16 +57,24 @@ static int load_rule(struct store *s, MDB_txn *txn, uint32_t index,
 
   rulerec_key(key, index);
   rc = store_get(txn, s->policy, key, sizeof(key), &val);
+  if (rc == SP_ENOTFOUND)
+    return SP_ECORRUPT;
   if (rc == 0)
     rc = rulerec_decode(val.mv_data, val.mv_size, index, rule);
-  if (rc != 0 || strcmp(rule->tz.name, "UTC") == 0)
-    return rc == SP_ENOTFOUND ? SP_ECORRUPT : rc;
-  rc = get_prefixed(txn, s->policy, 'z', rule->tz.name, &val);
-  if (rc != 0 || val.mv_size % POLICY_TZ_ENTRY != 0)
+  return rc == 0 ? load_tz(s, txn, rule) : rc;
+}
+
+/* Decodes the next rule inlined in a resource record. */
+static int next_rule(struct store *s, MDB_txn *txn, struct sp_rbuf *list,
+                     struct policy_rule *rule) {
+  uint32_t index = sp_rbuf_u32(list), len = sp_rbuf_u32(list);
+  const uint8_t *p = sp_rbuf_bytes(list, len);
+  int rc;
+
+  if (p == NULL)
     return SP_ECORRUPT;
-  rule->tz.trans = val.mv_data;
-  rule->tz.n = (uint32_t)(val.mv_size / POLICY_TZ_ENTRY);
-  return 0;
+  rc = rulerec_decode(p, len, index, rule);
+  return rc == 0 ? load_tz(s, txn, rule) : rc;
 }
 
 /* Fills the parts of the request that come from the user's records. */
@@ -135,7 +158,7 @@ static int decide_rules(struct store *s, MDB_txn *txn,
   uint32_t i, n = sp_rbuf_u32(list);
   int rc = list->err;
 
-  if (rc == 0 && n > (list->len - list->off) / 4)
+  if (rc == 0 && n > (list->len - list->off) / 8)
     rc = SP_ECORRUPT;
   if (rc == 0 && n > ACCESS_STACK_RULES) {
     rules = malloc(n * sizeof(*rules));
@@ -143,7 +166,7 @@ static int decide_rules(struct store *s, MDB_txn *txn,
       return SP_ENOMEM;
   }
   for (i = 0; i < n && rc == 0; i++)
-    rc = load_rule(s, txn, sp_rbuf_u32(list), &rules[i]);
+    rc = next_rule(s, txn, list, &rules[i]);
   if (rc == 0) {
     policy_decide(req, rules, n, &d, NULL);
     finish(&d, out);

@@ -85,11 +85,25 @@ static int index_rules(const struct policy *p, struct idxvec *vecs) {
   return rc;
 }
 
+/* Encodes every rule once; resources copy the records they need. */
+static int encode_rules(const struct policy *p, struct sp_wbuf *all,
+                        size_t *offs) {
+  size_t i;
+
+  for (i = 0; i < p->n_rules; i++) {
+    offs[i] = all->len;
+    rulerec_encode(all, &p->rules[i]);
+  }
+  offs[p->n_rules] = all->len;
+  return all->err;
+}
+
 static int put_resource(MDB_txn *txn, MDB_dbi dbi,
                         const struct policy_resource *res,
-                        const struct idxvec *rules) {
+                        const struct idxvec *rules, const struct sp_wbuf *all,
+                        const size_t *offs) {
   struct sp_wbuf w;
-  size_t i;
+  size_t i, r;
   int rc;
 
   sp_wbuf_init(&w);
@@ -98,8 +112,12 @@ static int put_resource(MDB_txn *txn, MDB_dbi dbi,
   sp_wbuf_str(&w, res->address);
   sp_wbuf_str(&w, res->connector);
   sp_wbuf_u32(&w, (uint32_t)rules->n);
-  for (i = 0; i < rules->n; i++)
-    sp_wbuf_u32(&w, rules->v[i]);
+  for (i = 0; i < rules->n; i++) {
+    r = rules->v[i];
+    sp_wbuf_u32(&w, (uint32_t)r);
+    sp_wbuf_u32(&w, (uint32_t)(offs[r + 1] - offs[r]));
+    sp_wbuf_bytes(&w, all->p + offs[r], offs[r + 1] - offs[r]);
+  }
   rc = w.err;
   if (rc == 0)
     rc = put_prefixed(txn, dbi, 'a', res->address, w.p, w.len);
@@ -112,17 +130,22 @@ static int put_resource(MDB_txn *txn, MDB_dbi dbi,
 
 static int put_resources(MDB_txn *txn, MDB_dbi dbi, const struct policy *p) {
   struct idxvec *vecs;
-  size_t i;
+  struct sp_wbuf all;
+  size_t i, *offs;
   int rc;
 
   vecs = calloc(p->n_resources + 1, sizeof(*vecs));
-  if (vecs == NULL)
-    return SP_ENOMEM;
-  rc = index_rules(p, vecs);
+  offs = calloc(p->n_rules + 1, sizeof(*offs));
+  sp_wbuf_init(&all);
+  rc = vecs && offs ? index_rules(p, vecs) : SP_ENOMEM;
+  if (rc == 0)
+    rc = encode_rules(p, &all, offs);
   for (i = 0; i < p->n_resources && rc == 0; i++)
-    rc = put_resource(txn, dbi, &p->resources[i], &vecs[i]);
-  for (i = 0; i < p->n_resources; i++)
+    rc = put_resource(txn, dbi, &p->resources[i], &vecs[i], &all, offs);
+  for (i = 0; vecs && i < p->n_resources; i++)
     free(vecs[i].v);
+  sp_wbuf_free(&all);
+  free(offs);
   free(vecs);
   return rc;
 }

@@ -9,17 +9,19 @@
  *                      resources, u32 groups, str file name
  *   "\0text"           the file as applied, for `policy show`
  *   'a' + address      a resource by canonical address: u8 version, str
- *                      name, str address, str connector, u32 n, then n
- *                      u32 rule indices (every rule that can apply to it,
- *                      in file order, including deny rules that name no
- *                      resources)
+ *                      name, str address, str connector, u32 n, then for
+ *                      each of the n rules that can apply to it (in file
+ *                      order, including deny rules that name no
+ *                      resources): u32 index, u32 length, the rule's
+ *                      record, so a decision needs no lookup per rule
  *   'n' + name         the canonical address of resource `name`
  *   'm' + user         the policy groups that list `user` (a strlist)
  *   'r' + u32 BE index a rule, see rulerec.h
  *   'z' + zone name    a time zone's transition table (policy.h)
  *
- * So one decision reads: the resource, the user, the user's policy
- * groups and the candidate rules, each one B-tree lookup.
+ * So one decision reads three B-tree keys: the resource with its rules,
+ * the user and the user's policy groups (and a time zone's table for a
+ * rule with a time window).
  */
 #ifndef SP_POLICY_COMPILE_H
 #define SP_POLICY_COMPILE_H

@@ -129,13 +129,13 @@ static int build(struct store *s, const struct sizes *z) {
 }
 
 static int run(struct store *s, const struct sizes *z) {
-  static const char *const countries[] = {"FR", "DE", "US", "KP", "BR"};
+  static const char *const countries[] = {"FR", "DE", "US", "GB", "BR"};
   double *lat = malloc(sizeof(double) * (size_t)z->decisions), t0, t1, total;
   char user[32], dest[64];
   struct access_query q;
   struct access_result r;
   MDB_txn *txn;
-  int i, allowed = 0, rc;
+  int i, res, who, allowed = 0, rc;
 
   rc = store_begin(s, MDB_RDONLY, &txn);
   mdb_txn_reset(txn);
@@ -146,8 +146,13 @@ static int run(struct store *s, const struct sizes *z) {
   q.dest = dest;
   total = now_s();
   for (i = 0; i < z->decisions && rc == 0; i++) {
-    snprintf(user, sizeof(user), "user%d", rand() % z->users);
-    snprintf(dest, sizeof(dest), "host%d.corp:443", rand() % z->resources);
+    /* Half the requests come from a member of the resource's team. */
+    res = rand() % (z->rules - 1);
+    who = i % 2 ? rand() % z->users
+                : (rand() % (z->users / z->groups)) * z->groups +
+                      res % z->groups;
+    snprintf(user, sizeof(user), "user%d", who);
+    snprintf(dest, sizeof(dest), "host%d.corp:443", res);
     q.country = countries[rand() % 5];
     q.now = 1796374800 + (rand() % 604800);
     t0 = now_s();
