@@ -33,6 +33,7 @@ void rulerec_encode(struct sp_wbuf *w, const struct policy_rule *rule) {
   sp_wbuf_u32(w, (uint32_t)(rule->hours_end + 1));
   sp_wbuf_str(w, rule->tz.name ? rule->tz.name : "UTC");
   sp_wbuf_u32(w, (uint32_t)(rule->max_risk + 1));
+  sp_wbuf_strlist(w, &rule->device_tags);
 }
 
 int rulerec_decode(const void *p, size_t len, uint32_t index,
@@ -63,6 +64,7 @@ int rulerec_decode(const void *p, size_t len, uint32_t index,
   rule->hours_end = (int)sp_rbuf_u32(&r) - 1;
   rule->tz.name = sp_rbuf_str(&r, NULL);
   rule->max_risk = (int)sp_rbuf_u32(&r) - 1;
+  sp_rbuf_strlist(&r, &rule->device_tags);
   if (r.err != 0 || r.off != r.len || rule->hours_start > 24 * 60 ||
       rule->hours_end > 24 * 60 || rule->max_risk > 100)
     return SP_ECORRUPT;

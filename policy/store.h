@@ -45,6 +45,7 @@ struct store {
   MDB_dbi policy;
   MDB_env *venv; /* owns; the volatile environment */
   MDB_dbi lockouts;
+  MDB_dbi live; /* volatile: connectors' live status */
   char *dir; /* owns */
 };
 
