@@ -13,9 +13,11 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/timefmt.h"
+#include "geo/geo.h"
 #include "policy/access.h"
 #include "policy/device.h"
 #include "policy/token.h"
+#include "relay/config.h"
 #include "relay/explain.h"
 
 static const char help[] =
@@ -26,15 +28,19 @@ static const char help[] =
     "Decides the request as the relay would, from the live policy, and\n"
     "prints `allow` or `deny`, the deciding rule and the reason, then for\n"
     "every rule the first condition that failed.  The token is assumed\n"
-    "to come from an MFA login unless --no-mfa; --at defaults to now;\n"
-    "--country and --asn stand in for what GeoIP would say of --from.\n"
+    "to come from an MFA login unless --no-mfa; --at defaults to now.\n"
+    "--from looks the address up in the databases that relay.yaml names\n"
+    "(geoip, geoip_asn; see docs/geoip.md); --country and --asn stand in\n"
+    "for that lookup, and --asn overrides the ASN found for --from.\n"
     "Exit status 0 either way (an unknown user is a deny).\n";
 
 struct explain_opts {
   struct access_query q;
-  const char *from;
+  const char *from;               /* as given; NULL: none */
+  char from_addr[TOKEN_ADDR_MAX]; /* its canonical text */
   const char *device; /* as given; q.device is set only if it counts */
   char country[3];
+  int asn_given;
   int json;
 };
 
@@ -67,7 +73,7 @@ static int parse_opts(const struct cli *c, int argc, char **argv,
       {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  char addr[TOKEN_ADDR_MAX], *end;
+  char *end;
   long v;
   int opt;
 
@@ -111,10 +117,12 @@ static int parse_opts(const struct cli *c, int argc, char **argv,
       if (*optarg == '\0' || *end != '\0' || v < 0 ||
           v > (opt == 'r' ? 100 : 4294967295L))
         return cli_usage(c, "--%s wants a number", opt == 'r' ? "risk" : "asn");
-      if (opt == 'r')
+      if (opt == 'r') {
         o->q.risk = (int)v;
-      else
+      } else {
         o->q.asn = (uint32_t)v;
+        o->asn_given = 1;
+      }
       break;
     default:
       return cli_usage(c, "unknown option");
@@ -126,14 +134,50 @@ static int parse_opts(const struct cli *c, int argc, char **argv,
     return cli_usage(c, "--user and --to are required");
   if (o->from != NULL && o->q.country != NULL)
     return cli_usage(c, "--from and --country exclude each other");
-  if (o->from != NULL && token_addr_canon(o->from, addr) != 0)
+  if (o->from != NULL && token_addr_canon(o->from, o->from_addr) != 0)
     return cli_usage(c, "--from wants an IP address");
-  /* XXX(geoip): --from is checked but not yet looked up; until geo/
-     exists the country stays unknown.  See docs/KNOWN_ISSUES.md. */
   if (o->q.country != NULL && !country_valid(o->q.country, o->country))
     return cli_usage(c, "--country wants a two-letter code, like FR");
   if (o->q.country != NULL)
     o->q.country = o->country;
+  return 0;
+}
+
+/*
+ * Looks --from up as the relay would: in the databases relay.yaml names.
+ * An address they do not know reads XX and ASN 0, which the policy
+ * treats as unknown; a database that cannot be used is an error, not an
+ * unknown, so that an explanation never rests on a silent guess.
+ */
+static int resolve_from(const struct cli *c, struct explain_opts *o) {
+  struct relay_config cfg;
+  struct geo_result r;
+  struct geo *g;
+  char msg[4096 + 256];
+  int rc;
+
+  if (relay_config_load(&cfg, c->state, msg, sizeof(msg)) != 0) {
+    relay_config_free(&cfg);
+    return cli_fail(c, "%s", msg);
+  }
+  rc = geo_open(&g, cfg.geoip, cfg.geoip_asn, msg, sizeof(msg));
+  if (rc == SP_EUSAGE)
+    snprintf(msg, sizeof(msg), "geoip is empty");
+  relay_config_free(&cfg);
+  if (rc != 0)
+    return cli_fail(c,
+                    "--from needs GeoIP: %s (set geoip and geoip_asn in "
+                    "%s/relay.yaml; see docs/geoip.md)",
+                    msg, c->state);
+
+  rc = geo_lookup_ip(g, o->from_addr, &r);
+  geo_close(g);
+  if (rc != 0)
+    return cli_fail(c, "--from %s: %s", o->from_addr, sp_strerror(rc));
+  memcpy(o->country, r.country, sizeof(o->country));
+  o->q.country = o->country;
+  if (!o->asn_given)
+    o->q.asn = r.asn;
   return 0;
 }
 
@@ -214,7 +258,8 @@ static void print_text(const struct explain_opts *o,
   fwrite(lines->p, 1, lines->len, stdout);
 }
 
-static void print_json(const struct access_result *r, struct sp_wbuf *rules) {
+static void print_json(const struct explain_opts *o,
+                       const struct access_result *r, struct sp_wbuf *rules) {
   struct sp_json j;
 
   sp_wbuf_u8(rules, ']');
@@ -225,6 +270,8 @@ static void print_json(const struct access_result *r, struct sp_wbuf *rules) {
   sp_json_str(&j, "reason", policy_reason_name(r->reason));
   sp_json_str(&j, "resource", r->resource[0] ? r->resource : NULL);
   sp_json_str(&j, "report_rule", r->report_rule[0] ? r->report_rule : NULL);
+  sp_json_str(&j, "country", o->q.country);
+  sp_json_int(&j, "asn", o->q.asn);
   sp_json_raw(&j, "rules", rules->err ? "[]" : (const char *)rules->p);
   printf("%s\n", sp_json_end(&j));
   sp_json_free(&j);
@@ -242,6 +289,8 @@ int policy_explain_cmd(struct cli *c, int argc, char **argv) {
   rc = parse_opts(c, argc, argv, &o);
   if (rc != 0)
     return rc < 0 ? CLI_OK : rc;
+  if (o.from != NULL && resolve_from(c, &o) != 0)
+    return CLI_FAIL;
   if (cli_open_store(c, &s) != 0)
     return CLI_FAIL;
   p.json = o.json;
@@ -260,7 +309,7 @@ int policy_explain_cmd(struct cli *c, int argc, char **argv) {
     if (rc == 0)
       rc = access_explain(s, txn, &o.q, &r, print_verdict, &p);
     if (rc == 0 && o.json)
-      print_json(&r, &p.out);
+      print_json(&o, &r, &p.out);
     else if (rc == 0)
       print_text(&o, &r, dev_note, &p.out);
     mdb_txn_abort(txn);
