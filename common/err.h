@@ -39,7 +39,15 @@
   X(SP_EPOLICY, "policy_invalid", "the policy is invalid")                     \
   X(SP_ECONFIG, "config_invalid", "the configuration is invalid")              \
   X(SP_EINCOMPLETE, "incomplete", "more input is needed")                      \
-  X(SP_EPROTO, "protocol_error", "the peer broke the protocol")
+  X(SP_EPROTO, "protocol_error", "the peer broke the protocol")                \
+  X(SP_ETIMEOUT, "timed_out", "the peer did not answer in time")               \
+  X(SP_ECLOSED, "closed", "the tunnel or stream is closed")                    \
+  X(SP_ELIMIT, "limit_reached", "a limit on streams or memory was reached")    \
+  X(SP_ETLS, "tls_error", "TLS handshake or record failure")                   \
+  X(SP_ECERT, "bad_certificate", "the peer's certificate was refused")         \
+  X(SP_EGEO, "geoip_error", "a GeoIP database is unusable")                    \
+  X(SP_EDENIED, "denied", "the request was denied")                            \
+  X(SP_EUNAVAILABLE, "unavailable", "no tunnel to the resource is up")
 
 enum sp_err {
   SP_ERR_FIRST_ = SP_ERR_BASE,
