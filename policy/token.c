@@ -138,6 +138,7 @@ int token_check(struct store *s, MDB_txn *txn, const char *user,
   if (rc != 0)
     return rc;
   token_id(hash, out->id);
+  memcpy(out->hash, hash, sizeof(hash));
 
   /* Another user's token is as good as no token. */
   if (strcmp(out->user, user) != 0)
@@ -147,6 +148,21 @@ int token_check(struct store *s, MDB_txn *txn, const char *user,
   if (strcmp(out->source, addr) != 0)
     return SP_EBINDING;
   return 0;
+}
+
+int token_recheck(struct store *s, MDB_txn *txn, const uint8_t hash[32],
+                  int64_t now) {
+  struct token_rec t;
+  MDB_val val;
+  int rc = store_get(txn, s->tokens, hash, 32, &val);
+
+  if (rc == SP_ENOTFOUND)
+    return SP_ETOKEN;
+  if (rc == 0)
+    rc = token_decode(&val, &t);
+  if (rc == 0 && now >= t.expires)
+    rc = SP_EEXPIRED;
+  return rc;
 }
 
 /*

@@ -30,6 +30,7 @@ struct token_rec {
   int64_t expires;
   int mfa;
   char id[TOKEN_ID_LEN + 1];
+  uint8_t hash[32]; /* the store's key, for token_recheck() */
 };
 
 /*
@@ -51,6 +52,14 @@ int token_issue(struct store *s, MDB_txn *txn, const char *user,
 int token_check(struct store *s, MDB_txn *txn, const char *user,
                 const char *token, const char *source, int64_t now,
                 struct token_rec *out);
+
+/*
+ * Whether the token with store key `hash` (from a token_check() record)
+ * is still live at `now`: 0, SP_ETOKEN (revoked) or SP_EEXPIRED.  For
+ * re-checking live connections without keeping the token itself.
+ */
+int token_recheck(struct store *s, MDB_txn *txn, const uint8_t hash[32],
+                  int64_t now);
 
 /* Revokes every token of `user`; *count gets how many (may be NULL). */
 int token_revoke_user(struct store *s, MDB_txn *txn, const char *user,

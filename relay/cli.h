@@ -48,8 +48,10 @@ int cli_dispatch(struct cli *c, const struct cli_command *table,
 int cli_wants_help(int argc, char **argv);
 
 int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_device(struct cli *c, int argc, char **argv);
+int cmd_connector(struct cli *c, int argc, char **argv);
 int cmd_policy(struct cli *c, int argc, char **argv);
 int cmd_login(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);

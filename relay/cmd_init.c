@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,6 +100,39 @@ static int refuse_existing(const struct cli *c) {
   return 0;
 }
 
+/*
+ * relay.crt carries the CA certificate after the relay's own, so a
+ * connector that pins the CA by fingerprint (enrolment) finds it in the
+ * chain the relay sends.
+ */
+static int append_ca(const struct cli *c) {
+  char crt[4096], ca[4096], tmp[4200];
+  char *leaf = NULL, *root = NULL, *both;
+  size_t n1, n2;
+  int rc;
+
+  snprintf(crt, sizeof(crt), "%s/%s", c->state, PKI_RELAY_CRT);
+  snprintf(ca, sizeof(ca), "%s/%s", c->state, PKI_CA_CRT);
+  snprintf(tmp, sizeof(tmp), "%s.new", crt);
+  rc = sp_read_file(crt, 65536, &leaf, &n1);
+  if (rc == 0)
+    rc = sp_read_file(ca, 65536, &root, &n2);
+  both = rc == 0 ? malloc(n1 + n2) : NULL;
+  if (rc == 0 && both == NULL)
+    rc = SP_ENOMEM;
+  if (rc == 0) {
+    memcpy(both, leaf, n1);
+    memcpy(both + n1, root, n2);
+    rc = sp_write_file(tmp, both, n1 + n2, 0644);
+  }
+  if (rc == 0 && rename(tmp, crt) != 0)
+    rc = -errno;
+  free(leaf);
+  free(root);
+  free(both);
+  return rc;
+}
+
 static int write_state(const struct cli *c, const char *name,
                        struct pki_cert_info *ca_info) {
   char path[4096];
@@ -118,6 +152,8 @@ static int write_state(const struct cli *c, const char *name,
   if (rc == 0)
     rc = pki_relay_issue(&ca, c->state, name, NULL);
   pki_ca_free(&ca);
+  if (rc == 0)
+    rc = append_ca(c);
   if (rc != 0)
     return cli_fail(c, "cannot create the CA: %s", sp_strerror(rc));
 

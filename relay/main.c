@@ -17,8 +17,10 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  init        create a relay's state directory\n"
+    "  serve       run the relay\n"
     "  user        add, disable, enable, remove and list users\n"
     "  device      issue, revoke and list device certificates\n"
+    "  connector   enrol, list and revoke connectors\n"
     "  policy      check, apply, show and explain the access policy\n"
     "  login       log a user in from the command line; prints a token\n"
     "  token       list and revoke access tokens\n"
@@ -28,8 +30,10 @@ static const char usage[] =
 
 static const struct cli_command commands[] = {
     {"init", cmd_init, "create a relay's state directory"},
+    {"serve", cmd_serve, "run the relay"},
     {"user", cmd_user, "manage users"},
     {"device", cmd_device, "manage device certificates"},
+    {"connector", cmd_connector, "manage connectors"},
     {"policy", cmd_policy, "manage the access policy"},
     {"login", cmd_login, "log a user in"},
     {"token", cmd_token, "manage access tokens"},

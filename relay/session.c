@@ -1,0 +1,552 @@
+/*
+ * Client sessions: the part every listener shares.  The client side is
+ * a plain TCP handle (SOCKS5, HTTP) or a TLS connection on one (HTTPS);
+ * the resource side is a stream through a connector's tunnel.
+ *
+ * Backpressure, both ways, with nothing unbounded:
+ *   client -> resource: mux_write() takes what the stream's window
+ *     allows; the rest waits in `pending` and the client is not read
+ *     until on_writable says the window reopened;
+ *   resource -> client: bytes are reported consumed to the tunnel only
+ *     once the client's socket took them (plain TCP: the write callback;
+ *     TLS: at once unless TLS's queue is above its high-water mark, else
+ *     on drain), so a slow client shuts only its own stream's window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "policy/token.h"
+#include "relay/session.h"
+
+static const char *const state_names[] = {
+#define SESSION_NAME_(name, token) token,
+    SESSION_STATE_MAP(SESSION_NAME_)
+#undef SESSION_NAME_
+};
+
+/* Legal moves: forward only, and CLOSING from anywhere. */
+void session_set_state(struct relay_session *s, enum session_state to) {
+  if (to != SESSION_CLOSING && to <= s->state) {
+    sp_error("session", "bad_state_change", "sid=%u from=%s to=%s", s->sid,
+             state_names[s->state], state_names[to]);
+    return;
+  }
+  sp_debug("session", "state", "sid=%u from=%s to=%s", s->sid,
+           state_names[s->state], state_names[to]);
+  s->state = to;
+}
+
+static const struct relay_stream_ops stream_ops;
+
+struct relay_session *session_new(struct relay *r, enum session_kind kind) {
+  struct relay_session *s = calloc(1, sizeof(*s));
+
+  if (s == NULL)
+    return NULL;
+  s->owner.ops = &stream_ops;
+  s->relay = r;
+  s->kind = kind;
+  s->state = kind == SESSION_HTTPS ? SESSION_TLS : SESSION_REQUEST;
+  s->sid = ++r->next_sid;
+  s->started_ms = uv_now(r->loop);
+  sp_wbuf_init(&s->device_tags);
+  s->next = r->sessions;
+  r->sessions = s;
+  return s;
+}
+
+static void unlink_session(struct relay_session *s) {
+  struct relay_session **pp;
+
+  for (pp = &s->relay->sessions; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      return;
+    }
+}
+
+/* Frees what the session owns; called once the client handle is gone. */
+void session_release(struct relay_session *s) {
+  if (s->work_pending) {
+    s->release_pending = 1; /* the work's callback finishes the job */
+    return;
+  }
+  unlink_session(s);
+  sp_wbuf_free(&s->body);
+  if (s->socks != NULL)
+    socks5_wipe(s->socks);
+  if (s->http != NULL)
+    httpc_wipe(s->http);
+  free(s->socks);
+  free(s->http);
+  free(s->pending);
+  sp_wbuf_free(&s->device_tags);
+  free(s);
+}
+
+static void tcp_closed_cb(uv_handle_t *h) {
+  session_release(h->data);
+}
+
+void session_close_tcp(struct relay_session *s) {
+  if (!uv_is_closing((uv_handle_t *)&s->tcp))
+    uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  struct relay_session *s = req->data;
+
+  free(req);
+  s->shut_done = 1;
+  if (s->state == SESSION_CLOSING)
+    session_close_tcp(s);
+}
+
+/* Half-closes the client's side: no more bytes will come to it. */
+static void shutdown_client(struct relay_session *s) {
+  uv_shutdown_t *req;
+
+  if (s->shut_wr)
+    return;
+  s->shut_wr = 1;
+  req = malloc(sizeof(*req));
+  if (req != NULL) {
+    req->data = s;
+    if (uv_shutdown(req, (uv_stream_t *)&s->tcp, shutdown_cb) == 0)
+      return;
+    free(req);
+  }
+  s->shut_done = 1;
+}
+
+/*
+ * Closes the client's TCP handle once what was queued for it (a reply,
+ * the last bytes of the resource) has been written; relay_sessions_tick
+ * cuts a client that does not take them within SESSION_LINGER_MS.
+ */
+static void close_tcp_gracefully(struct relay_session *s) {
+  s->closing_ms = uv_now(s->relay->loop);
+  uv_read_stop((uv_stream_t *)&s->tcp);
+  shutdown_client(s);
+  if (s->shut_done)
+    session_close_tcp(s);
+}
+
+static void log_end(struct relay_session *s, const char *side,
+                    const char *phase, int err) {
+  const struct access_result *d = &s->decision;
+  char q[POLICY_ADDR_MAX + 8];
+
+  sp_info("session", "end",
+          "sid=%u kind=%s client=%s user=%s device=%s dest=%s resource=%s "
+          "rule=%s decision=%s reason=%s dialled=%s up=%llu down=%llu "
+          "duration_ms=%llu end=%s/%s err=%s",
+          s->sid, s->kind == SESSION_SOCKS  ? "socks"
+                  : s->kind == SESSION_HTTP ? "http"
+                                            : "https",
+          s->client, s->user[0] ? s->user : "-",
+          s->device[0] ? s->device : "-",
+          sp_log_quote(q, sizeof(q), s->dest[0] ? s->dest : "-"),
+          d->resource[0] ? d->resource : "-", d->rule[0] ? d->rule : "-",
+          !s->decided ? "-" : d->allow ? "allow" : "deny",
+          s->decided ? policy_reason_name(d->reason) : "-",
+          s->dialled[0] ? s->dialled : "-", (unsigned long long)s->up,
+          (unsigned long long)s->down,
+          (unsigned long long)(uv_now(s->relay->loop) - s->started_ms), side,
+          phase, sp_err_name(err));
+}
+
+static void audit_end(struct relay_session *s, const char *side,
+                      const char *phase, int err) {
+  struct sp_json j;
+
+  if (!s->decided || !s->decision.allow)
+    return;
+  sp_audit_begin(&j, "stream_end");
+  sp_json_int(&j, "sid", s->sid);
+  sp_json_str(&j, "user", s->user);
+  sp_json_str(&j, "device", s->device[0] ? s->device : NULL);
+  sp_json_str(&j, "source", s->client_ip);
+  sp_json_str(&j, "resource", s->decision.resource);
+  sp_json_str(&j, "rule", s->decision.rule);
+  sp_json_int(&j, "bytes_up", (int64_t)s->up);
+  sp_json_int(&j, "bytes_down", (int64_t)s->down);
+  sp_json_int(&j, "duration_ms",
+              (int64_t)(uv_now(s->relay->loop) - s->started_ms));
+  sp_json_str(&j, "ended_by", side);
+  sp_json_str(&j, "phase", phase);
+  sp_json_str(&j, "reason", sp_err_name(err));
+  relay_audit(s->relay, &j);
+}
+
+/*
+ * The one way a session ends.  `side` is who ended it ("client",
+ * "resource", "relay"), `phase` the state it was in or what happened.
+ * A clean end (err 0) lets queued bytes reach the client first.
+ */
+void session_close(struct relay_session *s, const char *side,
+                   const char *phase, int err) {
+  struct mux_stream *stream = s->stream;
+
+  if (s->state == SESSION_CLOSING)
+    return;
+  session_set_state(s, SESSION_CLOSING);
+  log_end(s, side, phase, err);
+  audit_end(s, side, phase, err);
+  if (stream != NULL) {
+    s->stream = NULL;
+    s->relay->m.streams_active--;
+    mux_stream_set_user(stream, NULL);
+    if (mux_stream_state(stream) != MUX_STREAM_CLOSED)
+      mux_reset(stream, TUNNEL_RESET_CANCEL);
+  }
+  if (s->kind == SESSION_HTTPS) {
+    /* The TLS connection owns the handle; its close callback frees us. */
+    if (s->tls != NULL && err < 0 && err > -4096)
+      tls_conn_close(s->tls, err);
+    else if (s->tls != NULL)
+      tls_conn_shutdown(s->tls);
+  } else if (err < 0 && err > -4096) {
+    session_close_tcp(s); /* the client's connection failed: nothing to flush */
+  } else {
+    close_tcp_gracefully(s);
+  }
+}
+
+/* Clients that do not take their last bytes are cut after a while. */
+void relay_sessions_tick(struct relay *r, uint64_t now_ms) {
+  struct relay_session *s;
+
+  int64_t now = relay_now(r);
+
+  for (s = r->sessions; s != NULL; s = s->next) {
+    if (s->state == SESSION_CLOSING && s->tls == NULL && s->closing_ms &&
+        now_ms - s->closing_ms > SESSION_LINGER_MS)
+      session_close_tcp(s);
+    else if ((s->state == SESSION_SPLICE || s->state == SESSION_OPENING) &&
+             s->token_expires > 0 && now >= s->token_expires)
+      session_close(s, "relay", "token_expired", SP_EEXPIRED);
+  }
+}
+
+/* ---- client I/O: plain TCP or TLS ---- */
+
+struct client_write {
+  uv_write_t req;
+  struct relay_session *s;
+  size_t stream_bytes; /* resource bytes to report consumed when done */
+  uint8_t data[];
+};
+
+static void write_cb(uv_write_t *req, int status) {
+  struct client_write *w = (struct client_write *)req;
+  struct relay_session *s = w->s;
+
+  if (status == 0 && w->stream_bytes > 0 && s->stream != NULL)
+    mux_consumed(s->stream, w->stream_bytes);
+  free(w);
+  if (status != 0 && status != UV_ECANCELED)
+    session_close(s, "client", "write", status);
+}
+
+/* Queues bytes for the client; `stream_bytes` of them came from the
+   resource and are reported consumed once written. */
+static int client_send(struct relay_session *s, const void *p, size_t n,
+                       size_t stream_bytes) {
+  struct client_write *w;
+  uv_buf_t buf;
+  int rc;
+
+  if (s->tls != NULL) {
+    rc = tls_conn_write(s->tls, p, n);
+    if (rc == 0 && stream_bytes > 0 && s->stream != NULL) {
+      if (tls_conn_write_queued(s->tls) <= TLS_WRITE_HIGH_DEFAULT)
+        mux_consumed(s->stream, stream_bytes);
+      else
+        s->unconsumed += stream_bytes;
+    }
+    return rc;
+  }
+  w = malloc(sizeof(*w) + n);
+  if (w == NULL)
+    return SP_ENOMEM;
+  w->s = s;
+  w->stream_bytes = stream_bytes;
+  memcpy(w->data, p, n);
+  buf = uv_buf_init((char *)w->data, (unsigned)n);
+  rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &buf, 1, write_cb);
+  if (rc != 0)
+    free(w);
+  return rc;
+}
+
+int session_write(struct relay_session *s, const void *p, size_t n) {
+  return client_send(s, p, n, 0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  buf->base = malloc(SESSION_READ_SIZE);
+  buf->len = buf->base ? SESSION_READ_SIZE : 0;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct relay_session *s = st->data;
+
+  if (n > 0)
+    session_client_input(s, (const uint8_t *)buf->base, (size_t)n);
+  else if (n == UV_EOF)
+    session_client_eof(s);
+  else if (n < 0)
+    session_close(s, "client", state_names[s->state], (int)n);
+  free(buf->base);
+}
+
+void session_read(struct relay_session *s, int on) {
+  if (s->state == SESSION_CLOSING || s->reading == on)
+    return;
+  s->reading = on;
+  if (s->tls != NULL) {
+    if (on)
+      tls_conn_read_start(s->tls);
+    else
+      tls_conn_read_stop(s->tls);
+  } else if (on) {
+    uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+  } else {
+    uv_read_stop((uv_stream_t *)&s->tcp);
+  }
+}
+
+/* ---- the splice ---- */
+
+int session_hold(struct relay_session *s, const uint8_t *p, size_t n) {
+  uint8_t *grown;
+
+  if (n == 0)
+    return 0;
+  if (s->pending_len + n > SESSION_PENDING_MAX)
+    return SP_ETOOBIG;
+  grown = realloc(s->pending, s->pending_len + n);
+  if (grown == NULL)
+    return SP_ENOMEM;
+  memcpy(grown + s->pending_len, p, n);
+  s->pending = grown;
+  s->pending_len += n;
+  if (s->pending_len >= SESSION_PENDING_MAX / 2)
+    session_read(s, 0);
+  return 0;
+}
+
+/* Sends what the window takes of `p`; holds the rest. */
+static int splice_up(struct relay_session *s, const uint8_t *p, size_t n) {
+  int sent = mux_write(s->stream, p, n);
+
+  if (sent < 0)
+    return sent;
+  s->up += (size_t)sent;
+  s->relay->m.bytes_to_resource += (size_t)sent;
+  if ((size_t)sent == n)
+    return 0;
+  session_read(s, 0);
+  return session_hold(s, p + sent, n - (size_t)sent);
+}
+
+/* The window reopened: send what is held, then read the client again. */
+static int flush_pending(struct relay_session *s) {
+  uint8_t *held = s->pending;
+  size_t n = s->pending_len;
+  int rc = 0;
+
+  if (n > 0) {
+    s->pending = NULL;
+    s->pending_len = 0;
+    rc = splice_up(s, held, n);
+    free(held);
+  }
+  if (rc == 0 && s->pending_len == 0) {
+    if (s->client_eof)
+      rc = mux_fin(s->stream);
+    else
+      session_read(s, 1);
+  }
+  return rc;
+}
+
+void session_client_input(struct relay_session *s, const uint8_t *p,
+                          size_t n) {
+  int rc = 0;
+
+  switch (s->state) {
+  case SESSION_REQUEST:
+    if (s->kind == SESSION_SOCKS)
+      socks_input(s, p, n);
+    else
+      http_input(s, p, n);
+    return;
+  case SESSION_OPENING:
+    rc = session_hold(s, p, n);
+    break;
+  case SESSION_SPLICE:
+    rc = s->pending_len ? session_hold(s, p, n) : splice_up(s, p, n);
+    break;
+  default:
+    return;
+  }
+  if (rc != 0)
+    session_close(s, "relay", state_names[s->state], rc);
+}
+
+void session_client_eof(struct relay_session *s) {
+  s->client_eof = 1;
+  session_read(s, 0);
+  if (s->state != SESSION_SPLICE) {
+    if (s->state != SESSION_OPENING)
+      session_close(s, "client", state_names[s->state], 0);
+    return;
+  }
+  if (s->pending_len == 0 && mux_fin(s->stream) != 0)
+    session_close(s, "client", "fin", SP_ECLOSED);
+}
+
+/* ---- events of the stream through the tunnel ---- */
+
+static struct relay_session *of(struct relay_stream_owner *o) {
+  return (struct relay_session *)o;
+}
+
+static void result_cb(struct relay_stream_owner *o, enum tunnel_result res,
+                      const char *addr) {
+  struct relay_session *s = of(o);
+  const char *error = session_result_error(res);
+
+  snprintf(s->dialled, sizeof(s->dialled), "%s", addr);
+  if (s->kind == SESSION_SOCKS)
+    socks_result(s, error);
+  else
+    http_result(s, error);
+  if (error != NULL || s->state == SESSION_CLOSING)
+    return;
+  session_set_state(s, SESSION_SPLICE);
+  if (flush_pending(s) != 0)
+    session_close(s, "relay", "splice", SP_ECLOSED);
+}
+
+static void data_cb(struct relay_stream_owner *o, const uint8_t *p,
+                    size_t n) {
+  struct relay_session *s = of(o);
+  int rc;
+
+  s->down += n;
+  s->relay->m.bytes_to_client += n;
+  rc = client_send(s, p, n, n);
+  if (rc != 0)
+    session_close(s, "client", "write", rc);
+}
+
+/* The resource finished: pass the half-close on to the client. */
+static void fin_cb(struct relay_stream_owner *o) {
+  struct relay_session *s = of(o);
+
+  s->resource_fin = 1;
+  if (s->tls == NULL)
+    shutdown_client(s);
+  else if (s->client_eof)
+    session_close(s, "resource", "fin", 0);
+}
+
+static void writable_cb(struct relay_stream_owner *o) {
+  struct relay_session *s = of(o);
+
+  if (flush_pending(s) != 0)
+    session_close(s, "relay", "splice", SP_ECLOSED);
+}
+
+static void reset_cb(struct relay_stream_owner *o, uint32_t code) {
+  struct relay_session *s = of(o);
+
+  sp_debug("session", "reset", "sid=%u code=%s", s->sid,
+           tunnel_frame_reset_name(code));
+}
+
+static void closed_cb(struct relay_stream_owner *o, enum mux_end end) {
+  struct relay_session *s = of(o);
+
+  s->stream = NULL;
+  s->relay->m.streams_active--;
+  if (s->state == SESSION_CLOSING)
+    return;
+  if (end == MUX_END_FIN)
+    session_close(s, "both", "fin", 0);
+  else if (end == MUX_END_REFUSED)
+    session_close(s, "resource", "dial", SP_ECLOSED);
+  else
+    session_close(s, end == MUX_END_TUNNEL ? "tunnel" : "resource",
+                  mux_end_name(end), SP_ECLOSED);
+}
+
+static const struct relay_stream_ops stream_ops = {
+    .on_result_cb = result_cb,
+    .on_data_cb = data_cb,
+    .on_fin_cb = fin_cb,
+    .on_writable_cb = writable_cb,
+    .on_reset_cb = reset_cb,
+    .on_closed_cb = closed_cb,
+};
+
+/* ---- accepting ---- */
+
+struct relay_session *session_accept(struct listener *l,
+                                    enum session_kind kind) {
+  struct relay *r = l->data;
+  struct relay_session *s = session_new(r, kind);
+
+  if (s == NULL)
+    return NULL;
+  uv_tcp_init(r->loop, &s->tcp);
+  s->tcp.data = s;
+  if (listener_accept(l, &s->tcp) != 0) {
+    s->state = SESSION_CLOSING;
+    session_close_tcp(s);
+    return NULL;
+  }
+  listen_peer(&s->tcp, s->client, s->client_ip);
+  r->m.connections[kind == SESSION_SOCKS  ? METRICS_SOCKS
+                   : kind == SESSION_HTTP ? METRICS_HTTP
+                                          : METRICS_HTTPS]++;
+  return s;
+}
+
+void relay_socks_accept(struct listener *l) {
+  struct relay_session *s = session_accept(l, SESSION_SOCKS);
+
+  if (s == NULL)
+    return;
+  s->socks = malloc(sizeof(*s->socks));
+  if (s->socks == NULL)
+    return session_close(s, "relay", "accept", SP_ENOMEM);
+  socks5_init(s->socks);
+  session_read(s, 1);
+}
+
+void relay_http_accept(struct listener *l) {
+  struct relay_session *s = session_accept(l, SESSION_HTTP);
+
+  if (s == NULL)
+    return;
+  s->http = malloc(sizeof(*s->http));
+  if (s->http == NULL)
+    return session_close(s, "relay", "accept", SP_ENOMEM);
+  httpc_init(s->http);
+  session_read(s, 1);
+}
+
+void relay_sessions_close_all(struct relay *r) {
+  struct relay_session *s;
+
+  for (s = r->sessions; s != NULL; s = s->next)
+    if (s->state != SESSION_CLOSING)
+      session_close(s, "relay", "shutdown", SP_ECLOSED);
+}

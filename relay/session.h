@@ -1,0 +1,135 @@
+/*
+ * A client session: one connection on listen.socks, listen.http or
+ * listen.https, carrying one request for one destination.
+ *
+ *   TLS       HTTPS only: the handshake; a verified client certificate
+ *             may name a registered device
+ *   REQUEST   parsing the SOCKS5 exchange or the HTTP request head;
+ *             credentials checked, then the request decided
+ *   OPENING   allowed: waiting for the connector to dial
+ *   SPLICE    bytes flow both ways, each way with its own window, until
+ *             both sides have finished or either fails
+ *   CLOSING   session_close() was called: the stream is reset if it is
+ *             still open, the client connection closes, and the memory
+ *             goes with the client handle's close callback
+ *
+ * session_close() is the one place a session ends: it writes the one
+ * end-of-session log line (and the audit record for a decided request)
+ * saying which side ended it, in which phase, and why.
+ */
+#ifndef SP_RELAY_SESSION_H
+#define SP_RELAY_SESSION_H
+
+#include "policy/access.h"
+#include "relay/httpc.h"
+#include "relay/relay.h"
+#include "relay/socks5.h"
+#include "tunnel/tls.h"
+
+/* Client bytes held while the stream's window is shut, at most. */
+#define SESSION_PENDING_MAX (64 * 1024)
+#define SESSION_READ_SIZE (16 * 1024)
+
+enum session_kind {
+  SESSION_SOCKS,
+  SESSION_HTTP,
+  SESSION_HTTPS,
+};
+
+#define SESSION_STATE_MAP(X)                                                   \
+  X(SESSION_TLS, "tls")                                                        \
+  X(SESSION_REQUEST, "request")                                                \
+  X(SESSION_OPENING, "opening")                                                \
+  X(SESSION_SPLICE, "splice")                                                  \
+  X(SESSION_CLOSING, "closing")
+
+#define SESSION_ENUM_(name, token) name,
+enum session_state { SESSION_STATE_MAP(SESSION_ENUM_) };
+#undef SESSION_ENUM_
+
+struct relay_session {
+  struct relay_stream_owner owner; /* first: the stream's events */
+  struct relay *relay;
+  struct relay_session *next; /* in relay->sessions */
+  enum session_kind kind;
+  enum session_state state;
+  uint32_t sid;
+  uv_tcp_t tcp;
+  struct tls_conn *tls;      /* HTTPS only */
+  struct mux_stream *stream; /* from OPENING until the stream closes */
+  struct socks5_parser *socks; /* REQUEST only (owns) */
+  struct httpc_parser *http;   /* REQUEST only (owns) */
+
+  /* Who and where, for decisions, logs and audit. */
+  char client[LISTEN_PEER_MAX];  /* "address:port" */
+  char client_ip[LISTEN_IP_MAX]; /* canonical, as tokens are bound */
+  char user[65];
+  char device[65];
+  char cert_name[65];   /* HTTPS: the verified client certificate's CN */
+  char cert_serial[65]; /* ... and serial, until matched to a device */
+  struct sp_wbuf device_tags; /* owns the strlist below */
+  struct sp_strlist tags;
+  int mfa;
+  int64_t token_expires;
+  uint8_t token_hash[32]; /* to re-check the token, never the token */
+  char dest[POLICY_ADDR_MAX];
+  struct access_result decision;
+  int decided;
+  char dialled[TUNNEL_ADDR_MAX + 1];
+
+  /* The splice. */
+  uint8_t *pending; /* owns: client bytes the window did not take yet */
+  size_t pending_len;
+  size_t unconsumed; /* HTTPS: bytes to report once TLS drains */
+  int reading;
+  int client_eof;   /* the client finished sending */
+  int resource_fin; /* the resource finished sending */
+  uint64_t up;      /* bytes client -> resource */
+  uint64_t down;    /* bytes resource -> client */
+  uint64_t started_ms;
+  uint64_t closing_ms; /* when a graceful close began */
+  struct sp_wbuf body;  /* HTTPS API: the request body so far (owns) */
+  int work_pending;     /* a login runs on the thread pool */
+  int release_pending;  /* ... and the session ended meanwhile */
+  int shut_wr;         /* plain TCP: the write side was shut down */
+  int shut_done;       /* ... and that shutdown completed */
+};
+
+#define SESSION_LINGER_MS 10000
+
+void relay_sessions_tick(struct relay *r, uint64_t now_ms);
+
+/* Session core (relay/session.c). */
+struct relay_session *session_new(struct relay *r, enum session_kind kind);
+/* Accepts on `l` into a new session; NULL (and nothing to do) on error. */
+struct relay_session *session_accept(struct listener *l,
+                                     enum session_kind kind);
+/* Closes the client's TCP handle; the session is freed after it. */
+void session_close_tcp(struct relay_session *s);
+/* Frees the session; only once its client handle is closed. */
+void session_release(struct relay_session *s);
+void session_close(struct relay_session *s, const char *side,
+                   const char *phase, int err);
+void session_set_state(struct relay_session *s, enum session_state to);
+int session_write(struct relay_session *s, const void *p, size_t n);
+void session_read(struct relay_session *s, int on);
+void session_client_input(struct relay_session *s, const uint8_t *p,
+                          size_t n);
+void session_client_eof(struct relay_session *s);
+/* Holds client bytes that arrived before the stream was open. */
+int session_hold(struct relay_session *s, const uint8_t *p, size_t n);
+
+/* Authorisation and routing (relay/session_auth.c). */
+int session_authenticate(struct relay_session *s, const char *user,
+                         const char *token);
+int session_decide(struct relay_session *s, const char *dest);
+int session_open(struct relay_session *s);
+const char *session_result_error(enum tunnel_result result);
+
+/* Protocols (relay/session_socks.c, relay/session_http.c). */
+void socks_input(struct relay_session *s, const uint8_t *p, size_t n);
+void socks_result(struct relay_session *s, const char *proxy_error);
+void http_input(struct relay_session *s, const uint8_t *p, size_t n);
+void http_result(struct relay_session *s, const char *proxy_error);
+
+#endif

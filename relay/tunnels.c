@@ -1,0 +1,396 @@
+/*
+ * The relay's side of the connectors: accepting their TLS connections,
+ * telling enrolments from tunnels, keeping a registry of live tunnels
+ * per connector, and routing stream events to the sessions that own
+ * them.
+ */
+#include <mbedtls/oid.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "policy/connectors.h"
+#include "relay/tunnel_int.h"
+
+static void unlink_tunnel(struct relay_tunnel *t) {
+  struct relay_tunnel **pp;
+
+  for (pp = &t->relay->tunnels; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == t) {
+      *pp = t->next;
+      return;
+    }
+}
+
+static void audit_connector(struct relay_tunnel *t, const char *event,
+                            const char *reason) {
+  struct sp_json j;
+
+  sp_audit_begin(&j, event);
+  sp_json_str(&j, "connector", t->connector[0] ? t->connector : NULL);
+  sp_json_str(&j, "source", t->peer);
+  sp_json_int(&j, "tid", t->tid);
+  sp_json_str(&j, "reason", reason);
+  relay_audit(t->relay, &j);
+}
+
+void tunnel_close(struct relay_tunnel *t, int err, const char *why) {
+  if (t->state == TUNNEL_CONN_CLOSING)
+    return;
+  t->state = TUNNEL_CONN_CLOSING;
+  sp_info("tunnel", "close", "tid=%u connector=%s peer=%s why=%s err=%s",
+          t->tid, t->connector[0] ? t->connector : "-", t->peer, why,
+          sp_err_name(err));
+  tls_conn_close(t->tls, err);
+}
+
+static void close_cb(struct tls_conn *conn, int err) {
+  struct relay_tunnel *t = tls_conn_data(conn);
+  struct relay *r = t->relay;
+
+  if (t->up) {
+    r->m.tunnels_up--;
+    audit_connector(t, "connector_down", sp_err_name(err));
+  }
+  /* Ends every stream: their owners hear on_closed_cb (MUX_END_TUNNEL). */
+  mux_free(t->mux);
+  enroll_free(t);
+  unlink_tunnel(t);
+  sp_debug("tunnel", "closed", "tid=%u err=%s", t->tid, sp_err_name(err));
+  free(t);
+}
+
+/* ---- the multiplexer's callbacks: forward stream events to owners ---- */
+
+static struct relay_stream_owner *owner(struct mux_stream *s) {
+  return mux_stream_user(s);
+}
+
+static int send_cb(void *ctx, const struct mux_piece *pieces, size_t n) {
+  struct relay_tunnel *t = ctx;
+  size_t i;
+  int rc = 0;
+
+  for (i = 0; i < n && rc == 0; i++)
+    rc = tls_conn_write(t->tls, pieces[i].p, pieces[i].len);
+  return rc;
+}
+
+static void hello_cb(void *ctx, const struct tunnel_frame_hello *h) {
+  struct relay_tunnel *t = ctx;
+
+  t->up = 1;
+  t->relay->m.tunnels_up++;
+  sp_info("tunnel", "up", "tid=%u connector=%s peer=%s cipher=%s", t->tid,
+          t->connector, t->peer, tls_conn_cipher(t->tls));
+  audit_connector(t, "connector_up", NULL);
+}
+
+static void open_result_cb(void *ctx, struct mux_stream *s,
+                           enum tunnel_result result, struct tunnel_str addr) {
+  char text[TUNNEL_ADDR_MAX + 1];
+  size_t n = addr.len < TUNNEL_ADDR_MAX ? addr.len : TUNNEL_ADDR_MAX;
+
+  memcpy(text, addr.p, n);
+  text[n] = '\0';
+  owner(s)->ops->on_result_cb(owner(s), result, text);
+}
+
+static void data_cb(void *ctx, struct mux_stream *s, const uint8_t *p,
+                    size_t n) {
+  owner(s)->ops->on_data_cb(owner(s), p, n);
+}
+
+static void fin_cb(void *ctx, struct mux_stream *s) {
+  owner(s)->ops->on_fin_cb(owner(s));
+}
+
+static void writable_cb(void *ctx, struct mux_stream *s) {
+  owner(s)->ops->on_writable_cb(owner(s));
+}
+
+static void reset_cb(void *ctx, struct mux_stream *s, uint32_t code) {
+  owner(s)->ops->on_reset_cb(owner(s), code);
+}
+
+static void stream_closed_cb(void *ctx, struct mux_stream *s) {
+  struct relay_stream_owner *o = owner(s);
+
+  if (o != NULL)
+    o->ops->on_closed_cb(o, mux_stream_end(s, NULL));
+}
+
+static void goaway_cb(void *ctx, const struct tunnel_frame_goaway *g) {
+  struct relay_tunnel *t = ctx;
+
+  sp_info("tunnel", "goaway_received", "tid=%u connector=%s code=%s",
+          t->tid, t->connector, tunnel_frame_goaway_name(g->code));
+}
+
+static void dead_cb(void *ctx, int err) {
+  tunnel_close(ctx, err, "dead");
+}
+
+static const struct mux_callbacks mux_cbs = {
+    .send_cb = send_cb,
+    .on_hello_cb = hello_cb,
+    .on_open_result_cb = open_result_cb,
+    .on_data_cb = data_cb,
+    .on_fin_cb = fin_cb,
+    .on_writable_cb = writable_cb,
+    .on_reset_cb = reset_cb,
+    .on_stream_closed_cb = stream_closed_cb,
+    .on_goaway_cb = goaway_cb,
+    .on_dead_cb = dead_cb,
+};
+
+/* ---- connections ---- */
+
+/* The certificate's common name, which is the connector's name. */
+static int cert_name(const mbedtls_x509_crt *crt, char *out, size_t n) {
+  const mbedtls_x509_name *name;
+
+  for (name = &crt->subject; name != NULL; name = name->next) {
+    if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) != 0)
+      continue;
+    if (name->val.len == 0 || name->val.len >= n)
+      return SP_EAUTH;
+    memcpy(out, name->val.p, name->val.len);
+    out[name->val.len] = '\0';
+    return 0;
+  }
+  return SP_EAUTH;
+}
+
+/* A verified certificate: it must be the connector's current one. */
+static int start_tunnel(struct relay_tunnel *t, const mbedtls_x509_crt *crt) {
+  struct relay *r = t->relay;
+  struct mux_config cfg;
+  MDB_txn *txn;
+  int rc;
+
+  rc = cert_name(crt, t->connector, sizeof(t->connector));
+  if (rc == 0)
+    rc = pki_crt_serial(crt, t->serial);
+  if (rc == 0 && (txn = relay_txn_begin(r)) != NULL) {
+    rc = connectors_check(r->store, txn, t->connector, t->serial);
+    relay_txn_end(r);
+  }
+  if (rc != 0) {
+    audit_connector(t, "connector_refused", "certificate_not_current");
+    return rc;
+  }
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.role = TUNNEL_ROLE_RELAY;
+  cfg.name = r->cfg.name;
+  cfg.software = "sallyport " SP_VERSION;
+  cfg.peer_name = t->connector;
+  cfg.tid = t->tid;
+  rc = mux_new(&cfg, &mux_cbs, t, &t->mux);
+  if (rc == 0)
+    rc = mux_start(t->mux, uv_now(r->loop));
+  t->state = TUNNEL_CONN_TUNNEL;
+  return rc;
+}
+
+static void handshake_cb(struct tls_conn *conn, int status) {
+  struct relay_tunnel *t = tls_conn_data(conn);
+  const mbedtls_x509_crt *crt;
+  int rc;
+
+  if (status != 0) {
+    sp_info("tunnel", "handshake_failed", "tid=%u peer=%s err=%s", t->tid,
+            t->peer, sp_err_name(status));
+    return; /* on_close follows */
+  }
+  crt = tls_conn_peer_cert(conn);
+  if (crt == NULL) {
+    t->state = TUNNEL_CONN_ENROL;
+    return;
+  }
+  rc = start_tunnel(t, crt);
+  if (rc != 0)
+    tunnel_close(t, rc, "refused");
+}
+
+static void read_cb(struct tls_conn *conn, const uint8_t *p, size_t n) {
+  struct relay_tunnel *t = tls_conn_data(conn);
+  int rc;
+
+  if (t->state == TUNNEL_CONN_ENROL) {
+    enroll_feed(t, p, n);
+    return;
+  }
+  if (t->state != TUNNEL_CONN_TUNNEL)
+    return;
+  rc = mux_feed(t->mux, p, n);
+  if (rc == SP_EPROTO) {
+    t->relay->m.protocol_errors++;
+    t->state = TUNNEL_CONN_CLOSING;
+    tls_conn_shutdown(t->tls); /* flushes the GOAWAY first */
+  } else if (rc != 0) {
+    tunnel_close(t, rc, "feed");
+  }
+}
+
+static const struct tls_conn_cbs tls_cbs = {
+    .on_handshake = handshake_cb,
+    .on_read = read_cb,
+    .on_close = close_cb,
+};
+
+static void free_tcp_cb(uv_handle_t *h) {
+  free(h->data);
+}
+
+void relay_tunnel_accept(struct listener *l) {
+  struct relay *r = l->data;
+  struct relay_tunnel *t = calloc(1, sizeof(*t));
+  char ip[LISTEN_IP_MAX];
+
+  if (t == NULL)
+    return;
+  t->relay = r;
+  t->tid = ++r->next_tid;
+  t->since = relay_now(r);
+  uv_tcp_init(r->loop, &t->tcp);
+  t->tcp.data = t;
+  if (listener_accept(l, &t->tcp) != 0 ||
+      tls_conn_new(&t->tls, r->tls_tunnels, &t->tcp, &tls_cbs, t) != 0) {
+    uv_close((uv_handle_t *)&t->tcp, free_tcp_cb);
+    return;
+  }
+  r->m.connections[METRICS_CONNECTORS]++;
+  listen_peer(&t->tcp, t->peer, ip);
+  t->next = r->tunnels;
+  r->tunnels = t;
+  sp_debug("tunnel", "accepted", "tid=%u peer=%s", t->tid, t->peer);
+}
+
+int relay_stream_open(struct relay *r, const char *connector,
+                      const struct mux_open_args *args,
+                      struct relay_stream_owner *o, struct mux_stream **out) {
+  struct relay_tunnel *t, *best = NULL;
+  uint32_t load, best_load = UINT32_MAX;
+
+  for (t = r->tunnels; t != NULL; t = t->next) {
+    if (t->state != TUNNEL_CONN_TUNNEL || !t->up ||
+        strcmp(t->connector, connector) != 0 || mux_streams_left(t->mux) == 0)
+      continue;
+    load = mux_stats(t->mux)->streams_active;
+    if (load < best_load) {
+      best = t;
+      best_load = load;
+    }
+  }
+  if (best == NULL)
+    return SP_ENOTFOUND;
+  return mux_open(best->mux, args, o, out);
+}
+
+struct live_ctx {
+  struct relay *relay;
+  MDB_txn *vtxn;
+  int64_t now;
+  uint64_t up;
+};
+
+/* Writes one connector's live status: its tunnels in this relay. */
+static int live_one(void *ctx, const struct connectors_rec *c) {
+  struct live_ctx *l = ctx;
+  struct connectors_live live = {0, "", 0, l->now};
+  struct relay_tunnel *t;
+
+  for (t = l->relay->tunnels; t != NULL; t = t->next) {
+    if (t->state != TUNNEL_CONN_TUNNEL || !t->up ||
+        strcmp(t->connector, c->name) != 0)
+      continue;
+    live.tunnels++;
+    live.address = t->peer;
+    live.last_seen = l->now;
+  }
+  l->up += live.tunnels > 0;
+  if (live.tunnels == 0 &&
+      connectors_live_get(l->relay->store, l->vtxn, c->name,
+                          &(struct connectors_live){0}) == SP_ENOTFOUND)
+    return 0;
+  return connectors_live_put(l->relay->store, l->vtxn, c->name, &live) == 0
+             ? 0
+             : 1;
+}
+
+/*
+ * Once a second: the status `connector list` shows.  The heartbeat
+ * tells readers a relay is running; without one every connector reads
+ * as offline.
+ */
+static void relay_live_write(struct relay *r) {
+  static int64_t last;
+  struct live_ctx l = {r, NULL, relay_now(r), 0};
+  MDB_txn *txn;
+
+  if (l.now == last || r->stopping)
+    return;
+  last = l.now;
+  txn = relay_txn_begin(r);
+  if (txn == NULL)
+    return;
+  if (store_vbegin(r->store, 0, &l.vtxn) == 0) {
+    connectors_foreach(r->store, txn, live_one, &l);
+    if (mdb_txn_commit(l.vtxn) != 0)
+      sp_warn("tunnel", "live_not_saved", "store=volatile");
+  }
+  relay_txn_end(r);
+  r->m.connectors_up = l.up;
+}
+
+void relay_tunnels_tick(struct relay *r, uint64_t now_ms) {
+  struct relay_tunnel *t, *next;
+
+  for (t = r->tunnels; t != NULL; t = next) {
+    next = t->next;
+    if (t->state == TUNNEL_CONN_TUNNEL)
+      mux_tick(t->mux, now_ms);
+  }
+  relay_live_write(r);
+}
+
+/* A connector revoked or re-enrolled loses its tunnels at once. */
+void relay_tunnels_recheck(struct relay *r) {
+  struct relay_tunnel *t, *next;
+  MDB_txn *txn = relay_txn_begin(r);
+  int rc;
+
+  if (txn == NULL)
+    return;
+  for (t = r->tunnels; t != NULL; t = next) {
+    next = t->next;
+    if (t->state != TUNNEL_CONN_TUNNEL)
+      continue;
+    rc = connectors_check(r->store, txn, t->connector, t->serial);
+    if (rc == 0)
+      continue;
+    mux_goaway(t->mux, TUNNEL_GOAWAY_REVOKED, "certificate revoked");
+    audit_connector(t, "connector_revoked", "revoked");
+    t->state = TUNNEL_CONN_CLOSING;
+    tls_conn_shutdown(t->tls);
+  }
+  relay_txn_end(r);
+}
+
+void relay_tunnels_close_all(struct relay *r) {
+  struct relay_tunnel *t, *next;
+
+  for (t = r->tunnels; t != NULL; t = next) {
+    next = t->next;
+    if (t->state == TUNNEL_CONN_TUNNEL) {
+      mux_goaway(t->mux, TUNNEL_GOAWAY_SHUTDOWN, NULL);
+      t->state = TUNNEL_CONN_CLOSING;
+      tls_conn_shutdown(t->tls);
+    } else {
+      tunnel_close(t, 0, "shutdown");
+    }
+  }
+}
