@@ -87,3 +87,139 @@ class RelayTest(unittest.TestCase):
     def audit(self):
         with open(os.path.join(self.state, "audit.jsonl")) as f:
             return [json.loads(line) for line in f]
+
+
+# ---- running the daemons -------------------------------------------------
+
+import socket
+import time
+import urllib.request
+
+CONNECTOR = os.path.join(BUILD, "connector", "sallyport-connector")
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """A background process whose stderr goes to a log file."""
+
+    def __init__(self, cmd, log_path, env=None):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+class LiveTest(RelayTest):
+    """A running relay on free loopback ports (one per listener)."""
+
+    def setUp(self):
+        super().setUp()
+        self.ports = {k: free_port() for k in
+                      ["socks", "http", "https", "connectors", "metrics"]}
+        self.rewrite_config()
+        self.daemons = []
+        self.relay_proc = None
+
+    def tearDown(self):
+        for d in reversed(self.daemons):
+            d.stop()
+        super().tearDown()
+
+    def rewrite_config(self, extra=""):
+        lines = ["name: localhost", "listen:"]
+        lines += [f"  {k}: 127.0.0.1:{p}" for k, p in self.ports.items()]
+        lines += ["token_ttl: 12h", extra]
+        with open(os.path.join(self.state, "relay.yaml"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start_relay(self):
+        d = Daemon([RELAY, "serve", "--state", self.state],
+                   os.path.join(self.tmp, "relay.log"))
+        self.daemons.append(d)
+        self.relay_proc = d
+        self.wait_for(lambda: self.healthz() == 200, "relay ready")
+        return d
+
+    def healthz(self):
+        url = f"http://127.0.0.1:{self.ports['metrics']}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def metrics(self):
+        url = f"http://127.0.0.1:{self.ports['metrics']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode()
+
+    def wait_for(self, check, what, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if check():
+                return
+            time.sleep(0.1)
+        logs = "\n".join(d.text()[-3000:] for d in self.daemons)
+        self.fail(f"timed out waiting for {what}\n{logs}")
+
+    def enroll_connector(self, name="paris-office"):
+        token = self.relay("connector", "add", name, "--relay",
+                           f"127.0.0.1:{self.ports['connectors']}").strip()
+        cdir = os.path.join(self.tmp, "conn-" + name)
+        r = subprocess.run([CONNECTOR, "enroll", "--state", cdir, "--token",
+                            token], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cdir
+
+    def start_connector(self, cdir, allow, tunnels=2, name="paris-office"):
+        cmd = [CONNECTOR, "run", "--state", cdir, "--tunnels", str(tunnels)]
+        for a in allow:
+            cmd += ["--allow", a]
+        d = Daemon(cmd, os.path.join(self.tmp, f"connector-{name}.log"))
+        self.daemons.append(d)
+        self.wait_for(lambda: self.connector_status(name) == "connected",
+                      "connector connected")
+        return d
+
+    def connector_status(self, name):
+        out = self.run_relay("connector", "list", "--json").stdout
+        for c in json.loads(out or "[]"):
+            if c["name"] == name:
+                return c["status"]
+        return None
+
+    def token_for(self, user, password="correct horse", secret=None,
+                  source="127.0.0.1"):
+        r = self.login(user, password=password,
+                       otp=totp(secret) if secret else None, source=source)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)["token"]
+
+    def curl(self, *args, timeout=60):
+        return subprocess.run(["curl", "-sS", "--max-time", str(timeout)] +
+                              list(args), capture_output=True,
+                              timeout=timeout + 10)

@@ -1,0 +1,150 @@
+"""The relay daemon without a connector: login over HTTPS with a real
+TOTP code, the login page, health and metrics, and every refusal that
+needs no resource (credentials, policy, connector down, bad input)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import unittest
+
+from sallyport_test import LiveTest, totp
+
+POLICY = """\
+resources:
+  web: {address: "localhost:9", connector: paris-office}
+rules:
+  - {name: alice-web, action: allow, resources: [web], users: [alice],
+     mfa: true}
+"""
+
+
+class FrontDoorTest(LiveTest):
+    def setUp(self):
+        super().setUp()
+        self.secret = self.add_user("alice", password="pw-alice")
+        self.add_user("bob", password="pw-bob", mfa=False)
+        self.relay("policy", "apply", self.write("p.yaml", POLICY))
+        self.start_relay()
+        self.ca = os.path.join(self.state, "ca.crt")
+        self.https = f"https://localhost:{self.ports['https']}"
+
+    def login_https(self, *fields, json_body=None):
+        args = ["--cacert", self.ca, self.https + "/v1/login",
+                "-w", "\n%{http_code}"]
+        if json_body is not None:
+            args += ["-H", "Content-Type: application/json",
+                     "--data-binary", json.dumps(json_body)]
+        for f in fields:
+            args += ["--data-urlencode", f]
+        r = self.curl(*args)
+        body, _, code = r.stdout.decode().rpartition("\n")
+        return int(code), body
+
+    def test_login_form_and_json_with_oathtool(self):
+        code, body = self.login_https("user=alice", "password=pw-alice",
+                                      "otp=" + totp(self.secret))
+        self.assertEqual(code, 200, body)
+        out = json.loads(body)
+        self.assertRegex(out["token"], r"^spt_[A-Za-z0-9_-]{43}$")
+        self.assertRegex(out["expires"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        # The same code again is a replay; JSON bodies work too.
+        code, _ = self.login_https(json_body={
+            "user": "alice", "password": "pw-alice",
+            "otp": totp(self.secret)})
+        self.assertEqual(code, 401)
+        code, body = self.login_https(json_body={"user": "bob",
+                                                 "password": "pw-bob"})
+        self.assertEqual(code, 200, body)
+        logins = [a for a in self.audit() if a["event"] == "login"]
+        self.assertEqual([a["outcome"] for a in logins], ["ok", "fail", "ok"])
+        self.assertEqual(logins[1]["reason"], "otp_replayed")
+        self.assertEqual(logins[0]["via"], "https")
+
+    def test_lockout_answers_429(self):
+        for _ in range(5):
+            code, _ = self.login_https("user=bob", "password=wrong")
+            self.assertEqual(code, 401)
+        code, body = self.login_https("user=bob", "password=pw-bob")
+        self.assertEqual(code, 429, body)
+        self.assertGreater(json.loads(body)["retry_after"], 0)
+
+    def test_login_page(self):
+        r = self.curl("--cacert", self.ca, self.https + "/")
+        page = r.stdout.decode()
+        self.assertIn("<form", page)
+        self.assertIn("/v1/login", page)
+
+    def test_logout_revokes(self):
+        tok = self.token_for("bob", password="pw-bob")
+        r = self.curl("--cacert", self.ca, "-X", "POST", "-u", "bob:" + tok,
+                      "-H", "Proxy-Authorization: Basic " +
+                      __import__("base64").b64encode(
+                          f"bob:{tok}".encode()).decode(),
+                      self.https + "/v1/logout", "-w", "%{http_code}")
+        self.assertTrue(r.stdout.decode().endswith("200"), r.stdout)
+        self.assertEqual(json.loads(self.relay("token", "list", "--json")),
+                         [])
+
+    def test_health_and_metrics(self):
+        self.assertEqual(self.healthz(), 200)
+        text = self.metrics()
+        self.assertIn("sallyport_ready 1", text)
+        self.assertRegex(text, r'sallyport_connections_total\{listener="socks"\}')
+
+    def test_refusals(self):
+        tok = self.token_for("alice", password="pw-alice",
+                             secret=self.secret)
+        socks = f"127.0.0.1:{self.ports['socks']}"
+        http = f"http://127.0.0.1:{self.ports['http']}"
+        # SOCKS5: wrong token, undeclared destination, connector down.
+        r = self.curl("--socks5-hostname", socks, "--proxy-user",
+                      "alice:spt_wrong", "http://localhost:9/")
+        self.assertNotEqual(r.returncode, 0)
+        r = self.curl("--socks5-hostname", socks, "--proxy-user",
+                      "alice:" + tok, "http://intranet.corp/")
+        # curl prints the SOCKS5 reply code: 2 is "not allowed by ruleset".
+        self.assertIn(b"(2)", r.stderr)
+        r = self.curl("--socks5-hostname", socks, "--proxy-user",
+                      "alice:" + tok, "http://localhost:9/")
+        self.assertIn(b"(3)", r.stderr)  # network unreachable
+        # HTTP CONNECT: missing credentials, another user's token, denied.
+        def connect_code(*extra):
+            r = self.curl("-p", "-x", http, "-o", "/dev/null", "-w",
+                          "%{http_connect}", *extra, "http://localhost:9/")
+            return r.stdout.decode()
+        self.assertEqual(connect_code(), "407")
+        self.assertEqual(connect_code("--proxy-user", "bob:" + tok), "407")
+        r = self.curl("-p", "-x", http, "--proxy-user", "alice:" + tok,
+                      "-o", "/dev/null", "-w", "%{http_connect}",
+                      "http://intranet.corp:80/")
+        self.assertEqual(r.stdout.decode(), "403")
+        self.assertEqual(connect_code("--proxy-user", "alice:" + tok), "503")
+        # Other methods are refused: this is a tunnel, not a web proxy.
+        r = self.curl("-x", http, "-o", "/dev/null", "-w", "%{http_code}",
+                      "http://localhost:9/")
+        self.assertEqual(r.stdout.decode(), "405")
+        events = [a["event"] for a in self.audit()]
+        self.assertIn("decision", events)
+        self.assertIn("proxy_auth", events)
+        reasons = [a["reason"] for a in self.audit()
+                   if a["event"] == "decision"]
+        self.assertIn("no_resource", reasons)
+
+    def test_garbage_closes_only_its_connection(self):
+        for port in [self.ports["socks"], self.ports["http"]]:
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"\x16\x03\x01garbage\r\n\r\n" * 10)
+                s.settimeout(5)
+                try:
+                    while s.recv(4096):
+                        pass
+                except OSError:
+                    pass
+        self.assertEqual(self.healthz(), 200)
+        self.assertIsNone(self.relay_proc.proc.poll())
+
+
+if __name__ == "__main__":
+    unittest.main()
