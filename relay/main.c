@@ -24,6 +24,7 @@ static const char usage[] =
     "  policy      check, apply, show and explain the access policy\n"
     "  login       log a user in from the command line; prints a token\n"
     "  token       list and revoke access tokens\n"
+    "  audit       print the audit trail (--follow to keep going)\n"
     "\n"
     "State: --state DIR, else $SALLYPORT_STATE, else " DEFAULT_STATE ".\n"
     "Every command takes --help.\n";
@@ -37,6 +38,7 @@ static const struct cli_command commands[] = {
     {"policy", cmd_policy, "manage the access policy"},
     {"login", cmd_login, "log a user in"},
     {"token", cmd_token, "manage access tokens"},
+    {"audit", cmd_audit, "print the audit trail"},
     {NULL, NULL, NULL},
 };
 

@@ -76,6 +76,25 @@ class InitTest(RelayTest):
             self.assertIn("usage:", r.stdout, args)
 
 
+class AuditTest(RelayTest):
+    def test_audit_prints_every_line(self):
+        self.add_user("erin", mfa=False)
+        lines = self.relay("audit").strip().splitlines()
+        events = [json.loads(line)["event"] for line in lines]
+        self.assertEqual(events, ["relay_init", "user_add"])
+
+    def test_follow_sees_new_lines(self):
+        p = subprocess.Popen([RELAY, "audit", "--follow", "--state",
+                              self.state], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("relay_init", p.stdout.readline())
+            self.add_user("erin", mfa=False)
+            self.assertIn("user_add", p.stdout.readline())
+        finally:
+            p.terminate()
+            p.wait()
+
+
 class UserTest(RelayTest):
     def test_add_prints_secret_and_uri_last(self):
         out = self.relay("user", "add", "alice", "--groups",
