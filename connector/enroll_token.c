@@ -19,7 +19,7 @@
 #include "common/err.h"
 
 #define PREFIX_LEN (sizeof(ENROLL_TOKEN_PREFIX) - 1)
-/* The shortest payload: one-byte name and a four-byte address "a:1". */
+/* The shortest payload: a one-byte name and a three-byte address "a:1". */
 #define PAYLOAD_MIN                                                            \
   (1 + 1 + 1 + 1 + 3 + ENROLL_TOKEN_FP_LEN + ENROLL_TOKEN_SECRET_LEN + 8 +     \
    ENROLL_TOKEN_CHECK_LEN)

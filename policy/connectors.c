@@ -276,3 +276,24 @@ int connectors_live_get(struct store *s, MDB_txn *vtxn, const char *name,
   l->heartbeat = (int64_t)sp_rbuf_u64(&r);
   return r.err;
 }
+
+static const char heartbeat_key[] = "\0relay";
+
+int relay_heartbeat_put(struct store *s, MDB_txn *vtxn, int64_t now) {
+  uint8_t buf[8];
+  int i;
+
+  for (i = 0; i < 8; i++)
+    buf[i] = (uint8_t)((uint64_t)now >> (8 * i));
+  return store_put(vtxn, s->live, heartbeat_key, 6, buf, 8, 0);
+}
+
+int64_t relay_heartbeat_get(struct store *s, MDB_txn *vtxn) {
+  struct sp_rbuf r;
+  MDB_val val;
+
+  if (store_get(vtxn, s->live, heartbeat_key, 6, &val) != 0)
+    return 0;
+  sp_rbuf_init(&r, val.mv_data, val.mv_size);
+  return (int64_t)sp_rbuf_u64(&r);
+}

@@ -103,4 +103,12 @@ int connectors_live_put(struct store *s, MDB_txn *vtxn, const char *name,
 int connectors_live_get(struct store *s, MDB_txn *vtxn, const char *name,
                         struct connectors_live *l);
 
+/*
+ * The running relay's own heartbeat (a key of its own in "live"), so
+ * `connector list` and `sessions` can tell a running relay from a
+ * stopped one.  0 from the getter when there is none.
+ */
+int relay_heartbeat_put(struct store *s, MDB_txn *vtxn, int64_t now);
+int64_t relay_heartbeat_get(struct store *s, MDB_txn *vtxn);
+
 #endif

@@ -141,7 +141,7 @@ static int try_volatile(struct store *s, const char *path) {
   int rc;
 
   rc = env_open(&s->venv, path, STORE_VOLATILE_MAP_SIZE,
-                MDB_NOSYNC | MDB_NOMETASYNC, 4);
+                MDB_NOSYNC | MDB_NOMETASYNC, 8);
   if (rc != 0)
     return rc;
   rc = store_err(mdb_txn_begin(s->venv, NULL, 0, &txn));
@@ -150,6 +150,10 @@ static int try_volatile(struct store *s, const char *path) {
   rc = store_err(mdb_dbi_open(txn, "lockouts", MDB_CREATE, &s->lockouts));
   if (rc == 0)
     rc = store_err(mdb_dbi_open(txn, "live", MDB_CREATE, &s->live));
+  if (rc == 0)
+    rc = store_err(mdb_dbi_open(txn, "sessions", MDB_CREATE, &s->sessions));
+  if (rc == 0)
+    rc = store_err(mdb_dbi_open(txn, "kills", MDB_CREATE, &s->kills));
   if (rc != 0) {
     mdb_txn_abort(txn);
     return rc;

@@ -45,7 +45,9 @@ struct store {
   MDB_dbi policy;
   MDB_env *venv; /* owns; the volatile environment */
   MDB_dbi lockouts;
-  MDB_dbi live; /* volatile: connectors' live status */
+  MDB_dbi live;     /* volatile: connectors' live status */
+  MDB_dbi sessions; /* volatile: the running relay's client sessions */
+  MDB_dbi kills;    /* volatile: `sessions kill` requests */
   char *dir; /* owns */
 };
 

@@ -50,6 +50,7 @@ int cli_wants_help(int argc, char **argv);
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_sessions(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_device(struct cli *c, int argc, char **argv);
 int cmd_connector(struct cli *c, int argc, char **argv);

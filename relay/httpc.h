@@ -44,7 +44,9 @@
  * be valid (another scheme, bad base64, no colon, a user that is not a
  * valid name, a password over 255 bytes, a NUL byte) are not an error of
  * the request: `auth` says HTTPC_AUTH_INVALID and the caller answers 407
- * as it would without credentials, and audits the attempt.
+ * as it would without credentials, and audits the attempt.  Once decoded,
+ * the field's value is blanked in the buffer, so `fields` never shows
+ * the credentials.
  */
 #ifndef SP_RELAY_HTTPC_H
 #define SP_RELAY_HTTPC_H

@@ -25,6 +25,7 @@ static const char usage[] =
     "  login       log a user in from the command line; prints a token\n"
     "  token       list and revoke access tokens\n"
     "  audit       print the audit trail (--follow to keep going)\n"
+    "  sessions    list the running relay's sessions; kill one or a user's\n"
     "\n"
     "State: --state DIR, else $SALLYPORT_STATE, else " DEFAULT_STATE ".\n"
     "Every command takes --help.\n";
@@ -39,6 +40,7 @@ static const struct cli_command commands[] = {
     {"login", cmd_login, "log a user in"},
     {"token", cmd_token, "manage access tokens"},
     {"audit", cmd_audit, "print the audit trail"},
+    {"sessions", cmd_sessions, "list or kill the relay's sessions"},
     {NULL, NULL, NULL},
 };
 

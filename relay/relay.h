@@ -51,6 +51,7 @@ struct relay {
   struct relay_metrics m;
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */
   struct relay_session *sessions; /* every client connection */
+  int64_t live_written; /* the second the live status was last written */
   uint32_t next_tid;
   uint32_t next_sid;
   int ready;    /* every listener bound and the store open */
@@ -111,6 +112,8 @@ void relay_socks_accept(struct listener *l);
 void relay_http_accept(struct listener *l);
 void relay_https_accept(struct listener *l);
 void relay_sessions_recheck(struct relay *r);
+/* Writes the session list for `sessions` and applies kill requests. */
+void relay_sessions_publish(struct relay *r);
 void relay_sessions_close_all(struct relay *r);
 
 #endif

@@ -327,18 +327,19 @@ static int live_one(void *ctx, const struct connectors_rec *c) {
  * as offline.
  */
 static void relay_live_write(struct relay *r) {
-  static int64_t last;
   struct live_ctx l = {r, NULL, relay_now(r), 0};
   MDB_txn *txn;
 
-  if (l.now == last || r->stopping)
+  if (l.now == r->live_written || r->stopping)
     return;
-  last = l.now;
+  r->live_written = l.now;
+  relay_sessions_publish(r);
   txn = relay_txn_begin(r);
   if (txn == NULL)
     return;
   if (store_vbegin(r->store, 0, &l.vtxn) == 0) {
     connectors_foreach(r->store, txn, live_one, &l);
+    relay_heartbeat_put(r->store, l.vtxn, l.now);
     if (mdb_txn_commit(l.vtxn) != 0)
       sp_warn("tunnel", "live_not_saved", "store=volatile");
   }

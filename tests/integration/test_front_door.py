@@ -132,6 +132,25 @@ class FrontDoorTest(LiveTest):
                    if a["event"] == "decision"]
         self.assertIn("no_resource", reasons)
 
+    def test_sessions_list_and_kill(self):
+        idle = socket.create_connection(("127.0.0.1", self.ports["socks"]))
+        def listed():
+            return json.loads(self.relay("sessions", "--json"))
+        self.wait_for(lambda: len(listed()) == 1, "session listed")
+        sess = listed()[0]
+        self.assertEqual((sess["listener"], sess["state"]),
+                         ("socks", "request"))
+        self.relay("sessions", "kill", str(sess["id"]))
+        idle.settimeout(5)
+        self.assertEqual(idle.recv(10), b"")
+        idle.close()
+        self.wait_for(lambda: listed() == [], "session gone")
+        kills = [a for a in self.audit() if a["event"] == "session_kill"]
+        self.assertEqual(kills[0]["sessions"], 1)
+        # Without a running relay the list is empty.
+        self.relay_proc.stop()
+        self.assertEqual(listed(), [])
+
     def test_garbage_closes_only_its_connection(self):
         for port in [self.ports["socks"], self.ports["http"]]:
             with socket.create_connection(("127.0.0.1", port)) as s:
