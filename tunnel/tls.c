@@ -118,7 +118,7 @@ struct tls_conn {
   void *data; /* the caller's */
   uint64_t id;
   enum tls_state state;
-  int err;           /* why the connection ends; set once */
+  int err;           /* why it ends: set on leaving OPEN */
   int bio_err;       /* a failure inside a BIO callback, for translation */
   unsigned closing;  /* close callbacks still due */
   bool want_read;    /* the caller's read_start/read_stop */
@@ -166,6 +166,9 @@ static int conn_mbed(struct tls_conn *conn, const char *op, int ret) {
     return conn->bio_err;
   if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
     return UV_EOF;
+  if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && conn->ssl.in_msg != NULL)
+    sp_debug("tls", "alert", "tls=%llu alert=%u", (unsigned long long)conn->id,
+             (unsigned)conn->ssl.in_msg[1]);
   return tls_mbed_err(conn->id, op, ret);
 }
 
@@ -541,6 +544,11 @@ static void conn_handshake(struct tls_conn *conn) {
 
   conn->out_hint = TLS_OUT_HANDSHAKE;
   ret = mbedtls_ssl_handshake(&conn->ssl);
+  if (ret == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+    /* mbedTLS hangs up without a word; RFC 5246 7.4.6 names this alert. */
+    (void)mbedtls_ssl_send_alert_message(
+        &conn->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+        MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
   rc = conn_flush(conn);
   if (ret != 0 && ret != MBEDTLS_ERR_SSL_WANT_READ)
     rc = conn_mbed(conn, "handshake", ret);

@@ -172,7 +172,7 @@ static void settle_cb(uv_timer_t *t) {
       tls_conn_close(b->sconn[i], 0);
 }
 
-static void s_handshake(struct tls_conn *conn, int status) {
+static void s_handshake_cb(struct tls_conn *conn, int status) {
   struct bench *b = tls_conn_data(conn);
 
   if (status != 0) {
@@ -185,7 +185,7 @@ static void s_handshake(struct tls_conn *conn, int status) {
   }
 }
 
-static void s_read(struct tls_conn *conn, const uint8_t *p, size_t n) {
+static void s_read_cb(struct tls_conn *conn, const uint8_t *p, size_t n) {
   struct bench *b = tls_conn_data(conn);
 
   b->got += n;
@@ -193,7 +193,7 @@ static void s_read(struct tls_conn *conn, const uint8_t *p, size_t n) {
     b->t_end = now_s();
 }
 
-static void s_close(struct tls_conn *conn, int err) {
+static void s_close_cb(struct tls_conn *conn, int err) {
   struct bench *b = tls_conn_data(conn);
   int i;
 
@@ -206,8 +206,9 @@ static void s_close(struct tls_conn *conn, int err) {
   }
 }
 
-static const struct tls_conn_cbs server_cbs = {
-    .on_handshake = s_handshake, .on_read = s_read, .on_close = s_close};
+static const struct tls_conn_cbs server_cbs = {.on_handshake = s_handshake_cb,
+                                               .on_read = s_read_cb,
+                                               .on_close = s_close_cb};
 
 static void s_connection_cb(uv_stream_t *listener, int status) {
   struct bench *b = listener->data;
@@ -224,7 +225,7 @@ static void s_connection_cb(uv_stream_t *listener, int status) {
   }
 }
 
-static void c_pump(struct tls_conn *conn) {
+static void c_pump_cb(struct tls_conn *conn) {
   struct bench *b = tls_conn_data(conn);
 
   while (b->sent < b->bytes && tls_conn_write_queued(conn) < HIGH_WATER) {
@@ -236,7 +237,7 @@ static void c_pump(struct tls_conn *conn) {
     tls_conn_shutdown(conn);
 }
 
-static void c_handshake(struct tls_conn *conn, int status) {
+static void c_handshake_cb(struct tls_conn *conn, int status) {
   struct bench *b = tls_conn_data(conn);
 
   if (status != 0) {
@@ -245,20 +246,20 @@ static void c_handshake(struct tls_conn *conn, int status) {
   }
   if (b->bytes > 0) {
     b->t_start = now_s();
-    c_pump(conn);
+    c_pump_cb(conn);
   }
 }
 
-static void c_read(struct tls_conn *conn, const uint8_t *p, size_t n) {
+static void c_read_cb(struct tls_conn *conn, const uint8_t *p, size_t n) {
 }
 
-static void c_close(struct tls_conn *conn, int err) {
+static void c_close_cb(struct tls_conn *conn, int err) {
 }
 
-static const struct tls_conn_cbs client_cbs = {.on_handshake = c_handshake,
-                                               .on_read = c_read,
-                                               .on_drain = c_pump,
-                                               .on_close = c_close};
+static const struct tls_conn_cbs client_cbs = {.on_handshake = c_handshake_cb,
+                                               .on_read = c_read_cb,
+                                               .on_drain = c_pump_cb,
+                                               .on_close = c_close_cb};
 
 static void c_connect_cb(uv_connect_t *req, int status) {
   struct bench *b = req->data;

@@ -228,7 +228,7 @@ static void side_done(struct side *s) {
 
 /* ---- TLS callbacks ----------------------------------------------------- */
 
-static void on_handshake(struct tls_conn *conn, int status) {
+static void handshake_cb(struct tls_conn *conn, int status) {
   struct side *s = tls_conn_data(conn);
   const mbedtls_x509_crt *peer;
 
@@ -245,7 +245,7 @@ static void on_handshake(struct tls_conn *conn, int status) {
     s->script->open(s);
 }
 
-static void on_read(struct tls_conn *conn, const uint8_t *p, size_t n) {
+static void read_cb(struct tls_conn *conn, const uint8_t *p, size_t n) {
   struct side *s = tls_conn_data(conn);
 
   s->reads++;
@@ -254,7 +254,7 @@ static void on_read(struct tls_conn *conn, const uint8_t *p, size_t n) {
     s->script->read(s, p, n);
 }
 
-static void on_drain(struct tls_conn *conn) {
+static void drain_cb(struct tls_conn *conn) {
   struct side *s = tls_conn_data(conn);
 
   s->drains++;
@@ -262,7 +262,7 @@ static void on_drain(struct tls_conn *conn) {
     s->script->drain(s);
 }
 
-static void on_close(struct tls_conn *conn, int err) {
+static void close_cb(struct tls_conn *conn, int err) {
   struct side *s = tls_conn_data(conn);
 
   /* Closing again from here must be harmless. */
@@ -276,10 +276,10 @@ static void on_close(struct tls_conn *conn, int err) {
 }
 
 static const struct tls_conn_cbs cbs = {
-    .on_handshake = on_handshake,
-    .on_read = on_read,
-    .on_drain = on_drain,
-    .on_close = on_close,
+    .on_handshake = handshake_cb,
+    .on_read = read_cb,
+    .on_drain = drain_cb,
+    .on_close = close_cb,
 };
 
 /* ---- Raw (not TLS) peers ----------------------------------------------- */

@@ -1,0 +1,201 @@
+/* The connector's state directory; see statedir.h. */
+#include "connector/statedir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/ytree.h"
+
+/* connector.yaml is three short lines; anything larger is not it. */
+#define CONF_FILE_MAX 4096
+
+int statedir_path(char *out, size_t n, const char *dir, const char *file) {
+  int len = snprintf(out, n, "%s/%s", dir, file);
+
+  return len < 0 || (size_t)len >= n ? SP_ETOOBIG : 0;
+}
+
+/* A port in plain decimal, 1 to 65535, with no leading zero. */
+static int port_ok(const char *s) {
+  size_t n = strlen(s), i;
+  long v = 0;
+
+  if (n == 0 || n > 5 || s[0] == '0')
+    return 0;
+  for (i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return 0;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v <= 65535;
+}
+
+int statedir_split_addr(const char *addr, char host[STATEDIR_HOST_MAX + 1],
+                        char port[STATEDIR_PORT_MAX]) {
+  const char *colon, *start = addr, *end;
+
+  if (addr[0] == '[') {
+    end = strstr(addr, "]:");
+    if (end == NULL)
+      return SP_EPARSE;
+    start = addr + 1;
+    colon = end + 1;
+  } else {
+    colon = strrchr(addr, ':');
+    if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL)
+      return SP_EPARSE;
+    end = colon;
+  }
+  if (end == start || (size_t)(end - start) > STATEDIR_HOST_MAX ||
+      strlen(colon + 1) >= STATEDIR_PORT_MAX || !port_ok(colon + 1))
+    return SP_EPARSE;
+
+  memcpy(host, start, (size_t)(end - start));
+  host[end - start] = '\0';
+  strcpy(port, colon + 1);
+  return 0;
+}
+
+/* The names the tunnel carries: 1 to 64 of [A-Za-z0-9._@-], the first a
+ * letter or digit (the policy's rule for names). */
+static int name_ok(const char *s) {
+  size_t n = strlen(s), i;
+
+  if (n == 0 || n > ENROLL_TOKEN_NAME_MAX)
+    return 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9');
+
+    if (!alnum && (i == 0 || strchr("._@-", c) == NULL))
+      return 0;
+  }
+  return 1;
+}
+
+/* A server name: printable, no spaces or quotes, as a certificate has. */
+static int server_name_ok(const char *s) {
+  size_t n = strlen(s);
+
+  if (n == 0 || n > STATEDIR_HOST_MAX)
+    return 0;
+  for (; *s != '\0'; s++)
+    if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+      return 0;
+  return 1;
+}
+
+int statedir_conf_set(struct statedir_conf *c, const char *name,
+                      const char *relay, const char *server_name, char *err,
+                      size_t errn) {
+  memset(c, 0, sizeof(*c));
+  if (!name_ok(name)) {
+    snprintf(err, errn, "'name' is not a valid connector name");
+    return SP_EPARSE;
+  }
+  if (strlen(relay) > ENROLL_TOKEN_ADDR_MAX ||
+      statedir_split_addr(relay, c->relay_host, c->relay_port) != 0 ||
+      !server_name_ok(c->relay_host)) {
+    snprintf(err, errn, "'relay' is not a host:port endpoint");
+    return SP_EPARSE;
+  }
+  if (!server_name_ok(server_name)) {
+    snprintf(err, errn, "'server_name' is not a host name or address");
+    return SP_EPARSE;
+  }
+  strcpy(c->name, name);
+  strcpy(c->relay, relay);
+  strcpy(c->server_name, server_name);
+  return 0;
+}
+
+int statedir_conf_format(const struct statedir_conf *c, char *out, size_t n) {
+  int len;
+
+  /* Every value is quoted: an IPv6 endpoint would otherwise read as a
+   * YAML list.  statedir_conf_set() let no quote or backslash in. */
+  len = snprintf(out, n, "name: \"%s\"\nrelay: \"%s\"\nserver_name: \"%s\"\n",
+                 c->name, c->relay, c->server_name);
+  return len < 0 || (size_t)len >= n ? SP_ETOOBIG : len;
+}
+
+/* The string under `key` in `map`, or NULL with a sentence in `err`. */
+static const char *conf_string(const struct ytree_node *map, const char *key,
+                               char *err, size_t errn) {
+  const struct ytree_node *v = ytree_get(map, key);
+
+  if (v == NULL || v->kind != YTREE_SCALAR) {
+    snprintf(err, errn, "'%s' is missing or not a string", key);
+    return NULL;
+  }
+  return v->str;
+}
+
+/* Only the three known keys, so that a typing mistake is noticed. */
+static int conf_keys_known(const struct ytree_node *map, char *err,
+                           size_t errn) {
+  static const char *const known[] = {"name", "relay", "server_name"};
+  size_t i, k;
+
+  for (i = 0; i < map->n; i += 2) {
+    for (k = 0; k < 3 && strcmp(map->kids[i]->str, known[k]) != 0; k++)
+      ;
+    if (k == 3) {
+      snprintf(err, errn, "line %u: unknown key", map->kids[i]->line);
+      return SP_ECONFIG;
+    }
+  }
+  return 0;
+}
+
+static int conf_from_tree(const struct ytree_node *root,
+                          struct statedir_conf *c, char *err, size_t errn) {
+  const char *name, *relay, *server_name;
+
+  if (root == NULL || root->kind != YTREE_MAP) {
+    snprintf(err, errn, "not a map of keys to values");
+    return SP_ECONFIG;
+  }
+  if (conf_keys_known(root, err, errn) != 0)
+    return SP_ECONFIG;
+  name = conf_string(root, "name", err, errn);
+  relay = name != NULL ? conf_string(root, "relay", err, errn) : NULL;
+  server_name =
+      relay != NULL ? conf_string(root, "server_name", err, errn) : NULL;
+  if (server_name == NULL)
+    return SP_ECONFIG;
+  if (statedir_conf_set(c, name, relay, server_name, err, errn) != 0)
+    return SP_ECONFIG;
+  return 0;
+}
+
+int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
+                       size_t errn) {
+  struct ytree_node *root = NULL;
+  struct ytree_err yerr;
+  char path[4096], *buf;
+  size_t len;
+  int rc;
+
+  rc = statedir_path(path, sizeof(path), dir, STATEDIR_CONF);
+  if (rc == 0)
+    rc = sp_read_file(path, CONF_FILE_MAX, &buf, &len);
+  if (rc != 0) {
+    snprintf(err, errn, "cannot read %s: %s", path, sp_strerror(rc));
+    return rc;
+  }
+
+  rc = ytree_parse(buf, len, &root, &yerr);
+  free(buf);
+  if (rc != 0) {
+    snprintf(err, errn, "%s:%u:%u: %s", path, yerr.line, yerr.col, yerr.msg);
+    return SP_ECONFIG;
+  }
+  rc = conf_from_tree(root, c, err, errn);
+  ytree_free(root);
+  return rc;
+}
