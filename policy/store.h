@@ -48,7 +48,7 @@ struct store {
   MDB_dbi live;     /* volatile: connectors' live status */
   MDB_dbi sessions; /* volatile: the running relay's client sessions */
   MDB_dbi kills;    /* volatile: `sessions kill` requests */
-  char *dir; /* owns */
+  char *dir;        /* owns */
 };
 
 /* Opens (or with STORE_CREATE, creates) the store under state dir `dir`. */

@@ -29,8 +29,7 @@ static void reply(struct relay_session *s, int status, const char *type,
   session_close(s, "relay", "api", 0);
 }
 
-static void reply_json(struct relay_session *s, int status,
-                       struct sp_json *j) {
+static void reply_json(struct relay_session *s, int status, struct sp_json *j) {
   const char *text = sp_json_end(j);
 
   if (text == NULL)
@@ -127,10 +126,9 @@ static void do_login(struct relay_session *s, enum form_type type) {
   }
   w->s = s;
   w->req.data = w;
-  w->lr = (struct login_req){w->form.user,  w->form.password,
-                             w->form.password_len, w->form.otp,
-                             s->client_ip, relay_now(s->relay),
-                             s->relay->cfg.token_ttl};
+  w->lr = (struct login_req){
+      w->form.user, w->form.password,    w->form.password_len,   w->form.otp,
+      s->client_ip, relay_now(s->relay), s->relay->cfg.token_ttl};
   s->work_pending = 1;
   if (uv_queue_work(s->relay->loop, &w->req, login_run_cb, login_done_cb) !=
       0) {
@@ -153,8 +151,9 @@ static void do_logout(struct relay_session *s) {
   int rc;
 
   if (q->auth != HTTPC_AUTH_BASIC)
-    return reply_error(s, 401, "send the token as the password of "
-                               "Proxy-Authorization");
+    return reply_error(s, 401,
+                       "send the token as the password of "
+                       "Proxy-Authorization");
   rc = store_begin(r->store, 0, &txn);
   if (rc == 0) {
     rc = token_check(r->store, txn, q->user, q->password, s->client_ip,
@@ -213,8 +212,9 @@ void api_request(struct relay_session *s, const uint8_t *p, size_t n) {
     return do_logout(s);
   type = form_content_type(q->content_type);
   if (type == FORM_UNSUPPORTED)
-    return reply_error(s, 415, "send application/x-www-form-urlencoded or "
-                               "application/json");
+    return reply_error(s, 415,
+                       "send application/x-www-form-urlencoded or "
+                       "application/json");
   session_read(s, 0);
   do_login(s, type);
 }

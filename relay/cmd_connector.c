@@ -37,8 +37,7 @@ static int default_endpoint(const struct relay_config *cfg, char *out,
 
   if (port == NULL)
     return SP_ECONFIG;
-  snprintf(out, n, strchr(cfg->name, ':') ? "[%s]%s" : "%s%s", cfg->name,
-           port);
+  snprintf(out, n, strchr(cfg->name, ':') ? "[%s]%s" : "%s%s", cfg->name, port);
   return 0;
 }
 
@@ -56,10 +55,9 @@ static int ca_fingerprint(const struct cli *c, char fp[PKI_FINGERPRINT_HEX]) {
 
 static int parse_add(const struct cli *c, int argc, char **argv,
                      const char **relay, int64_t *ttl) {
-  static const struct option opts[] = {
-      {"relay", required_argument, NULL, 'r'},
-      {"ttl", required_argument, NULL, 't'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"relay", required_argument, NULL, 'r'},
+                                       {"ttl", required_argument, NULL, 't'},
+                                       {NULL, 0, NULL, 0}};
   int opt;
 
   optind = 0;
@@ -144,7 +142,8 @@ static int print_connector(void *ctx, const struct connectors_rec *c) {
 
   if (l->vtxn != NULL)
     connectors_live_get(l->s, l->vtxn, c->name, &live);
-  fresh = live.heartbeat > 0 && l->now - live.heartbeat <= CONNECTORS_LIVE_STALE;
+  fresh =
+      live.heartbeat > 0 && l->now - live.heartbeat <= CONNECTORS_LIVE_STALE;
   if (c->status == CONNECTORS_REVOKED)
     status = "revoked";
   else if (c->status == CONNECTORS_ENROLLED && fresh && live.tunnels > 0)

@@ -83,12 +83,11 @@ static int list(struct cli *c, int json) {
 
   if (cli_open_store(c, &s) != 0)
     return CLI_FAIL;
-  printf(json ? "[" : "%-8s %-6s %-16s %-22s %-28s %-12s %-8s %-20s %s\n",
-         "ID", "KIND", "USER", "CLIENT", "DEST", "RESOURCE", "STATE",
-         "STARTED", "UP/DOWN");
+  printf(json ? "[" : "%-8s %-6s %-16s %-22s %-28s %-12s %-8s %-20s %s\n", "ID",
+         "KIND", "USER", "CLIENT", "DEST", "RESOURCE", "STATE", "STARTED",
+         "UP/DOWN");
   if (store_vbegin(s, MDB_RDONLY, &vtxn) == 0) {
-    alive = time(NULL) - relay_heartbeat_get(s, vtxn) <=
-            CONNECTORS_LIVE_STALE;
+    alive = time(NULL) - relay_heartbeat_get(s, vtxn) <= CONNECTORS_LIVE_STALE;
     if (alive && mdb_cursor_open(vtxn, s->sessions, &cur) == 0) {
       while (mdb_cursor_get(cur, &k, &v, op) == 0) {
         op = MDB_NEXT;

@@ -59,8 +59,8 @@ static void refuse(struct relay_tunnel *t, int status, const char *reason) {
   struct sp_json j;
   int n = snprintf(body, sizeof(body), "enrolment refused: %s\n", reason);
 
-  sp_info("enroll", "refused", "tid=%u peer=%s connector=%s reason=%s",
-          t->tid, t->peer, t->connector[0] ? t->connector : "-", reason);
+  sp_info("enroll", "refused", "tid=%u peer=%s connector=%s reason=%s", t->tid,
+          t->peer, t->connector[0] ? t->connector : "-", reason);
   sp_audit_begin(&j, "connector_enrol");
   sp_json_str(&j, "connector", t->connector[0] ? t->connector : NULL);
   sp_json_str(&j, "source", t->peer);
@@ -98,8 +98,8 @@ static int reply_cert(struct relay_tunnel *t, const char *crt) {
     return body.err;
   }
   r->m.enrolments++;
-  sp_info("enroll", "enrolled", "tid=%u peer=%s connector=%s", t->tid,
-          t->peer, t->connector);
+  sp_info("enroll", "enrolled", "tid=%u peer=%s connector=%s", t->tid, t->peer,
+          t->connector);
   sp_audit_begin(&j, "connector_enrol");
   sp_json_str(&j, "connector", t->connector);
   sp_json_str(&j, "source", t->peer);

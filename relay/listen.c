@@ -88,8 +88,8 @@ static void pause_accepting(struct listener *l, int err) {
   if (l->paused)
     return;
   l->paused = 1;
-  sp_warn("listen", "accept_paused", "listener=%s err=%s retry_ms=%d",
-          l->name, uv_err_name(err), LISTEN_RETRY_MS);
+  sp_warn("listen", "accept_paused", "listener=%s err=%s retry_ms=%d", l->name,
+          uv_err_name(err), LISTEN_RETRY_MS);
   /* libuv has no uv_listen_stop, but stopping reads on a listening
      stream stops polling its socket; uv_listen starts it again. */
   uv_read_stop((uv_stream_t *)&l->tcp);
@@ -116,8 +116,7 @@ static void listen_cb(uv_stream_t *server, int status) {
 int listener_accept(struct listener *l, uv_tcp_t *client) {
   int rc = uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)client);
 
-  if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM ||
-      rc == UV_ENOBUFS)
+  if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM || rc == UV_ENOBUFS)
     pause_accepting(l, rc);
   if (rc == 0)
     uv_tcp_nodelay(client, 1);

@@ -102,8 +102,8 @@ void relay_sessions_publish(struct relay *r) {
   for (s = r->sessions; s != NULL && rc == 0; s = s->next)
     if (s->state != SESSION_CLOSING)
       rc = put_session(r->store, vtxn, s,
-                       now - (int64_t)((uv_now(r->loop) - s->started_ms) /
-                                       1000));
+                       now -
+                           (int64_t)((uv_now(r->loop) - s->started_ms) / 1000));
   if (rc != 0 || mdb_txn_commit(vtxn) != 0) {
     if (rc != 0)
       mdb_txn_abort(vtxn);

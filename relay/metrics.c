@@ -26,7 +26,8 @@ size_t metrics_render(const struct relay_metrics *m, int ready, char *out,
   } while (0)
 
   EMIT("# HELP sallyport_ready 1 once every listener is bound.\n"
-       "# TYPE sallyport_ready gauge\nsallyport_ready %d\n", ready);
+       "# TYPE sallyport_ready gauge\nsallyport_ready %d\n",
+       ready);
   EMIT("# HELP sallyport_connections_total Connections accepted.\n"
        "# TYPE sallyport_connections_total counter\n");
   for (i = 0; i < METRICS_N_LISTENERS; i++)
@@ -54,8 +55,7 @@ size_t metrics_render(const struct relay_metrics *m, int ready, char *out,
   EMIT("# TYPE sallyport_streams_active gauge\nsallyport_streams_active %llu\n"
        "# TYPE sallyport_tunnels_up gauge\nsallyport_tunnels_up %llu\n"
        "# TYPE sallyport_connectors_up gauge\nsallyport_connectors_up %llu\n",
-       (unsigned long long)m->streams_active,
-       (unsigned long long)m->tunnels_up,
+       (unsigned long long)m->streams_active, (unsigned long long)m->tunnels_up,
        (unsigned long long)m->connectors_up);
   EMIT("# TYPE sallyport_enrolments_total counter\n"
        "sallyport_enrolments_total %llu\n"
@@ -105,8 +105,7 @@ static void respond(struct mconn *c, int status, const char *type,
   resp.content_length = body_len;
   resp.close = 1;
   c->out = malloc(HTTPC_RESPONSE_MAX + body_len);
-  head = c->out ? httpc_response_format(&resp, c->out, HTTPC_RESPONSE_MAX)
-                : -1;
+  head = c->out ? httpc_response_format(&resp, c->out, HTTPC_RESPONSE_MAX) : -1;
   if (head <= 0) {
     mconn_close(c);
     return;

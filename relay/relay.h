@@ -77,10 +77,9 @@ struct relay_stream_owner {
 };
 
 struct relay_stream_ops {
-  void (*on_result_cb)(struct relay_stream_owner *o,
-                       enum tunnel_result result, const char *addr);
-  void (*on_data_cb)(struct relay_stream_owner *o, const uint8_t *p,
-                     size_t n);
+  void (*on_result_cb)(struct relay_stream_owner *o, enum tunnel_result result,
+                       const char *addr);
+  void (*on_data_cb)(struct relay_stream_owner *o, const uint8_t *p, size_t n);
   void (*on_fin_cb)(struct relay_stream_owner *o);
   void (*on_writable_cb)(struct relay_stream_owner *o);
   void (*on_reset_cb)(struct relay_stream_owner *o, uint32_t code);
@@ -106,6 +105,9 @@ void relay_tunnel_accept(struct listener *l);
 void relay_tunnels_tick(struct relay *r, uint64_t now_ms);
 void relay_tunnels_recheck(struct relay *r);
 void relay_tunnels_close_all(struct relay *r);
+/* Forgets the live status of a previous run (or of this one, at exit):
+   until the next heartbeat every connector reads offline. */
+void relay_live_clear(struct relay *r);
 
 /* Client sessions (relay/session*.c). */
 void relay_socks_accept(struct listener *l);

@@ -80,6 +80,7 @@ static void stop(struct relay *r, const char *why) {
   listener_stop(&r->metrics);
   relay_sessions_close_all(r);
   relay_tunnels_close_all(r);
+  relay_live_clear(r);
   uv_close((uv_handle_t *)&r->tick, NULL);
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
@@ -140,12 +141,11 @@ static int start_listener(const struct cli *c, struct relay *r,
 static int start_listeners(const struct cli *c, struct relay *r) {
   const struct relay_listen *a = &r->cfg.listen;
 
-  if (start_listener(c, r, &r->socks, "socks", a->socks,
-                     relay_socks_accept) != 0 ||
-      start_listener(c, r, &r->http, "http", a->http, relay_http_accept) !=
+  if (start_listener(c, r, &r->socks, "socks", a->socks, relay_socks_accept) !=
           0 ||
-      start_listener(c, r, &r->https, "https", a->https,
-                     relay_https_accept) != 0 ||
+      start_listener(c, r, &r->http, "http", a->http, relay_http_accept) != 0 ||
+      start_listener(c, r, &r->https, "https", a->https, relay_https_accept) !=
+          0 ||
       start_listener(c, r, &r->connectors, "connectors", a->connectors,
                      relay_tunnel_accept) != 0 ||
       start_listener(c, r, &r->metrics, "metrics", a->metrics,
@@ -163,8 +163,7 @@ static int setup(const struct cli *c, struct relay *r) {
   if (r->cfg.workers > 1)
     /* XXX(workers): one loop serves everything for now; see
        docs/KNOWN_ISSUES.md. */
-    sp_warn("relay", "workers_ignored", "workers=%d using=1",
-            r->cfg.workers);
+    sp_warn("relay", "workers_ignored", "workers=%d using=1", r->cfg.workers);
   if (cli_open_store(c, &r->store) != 0)
     return CLI_FAIL;
   rc = store_begin(r->store, MDB_RDONLY, &r->rtxn);
@@ -172,6 +171,7 @@ static int setup(const struct cli *c, struct relay *r) {
     return cli_fail(c, "%s", sp_strerror(rc));
   r->generation = store_generation(r->store, r->rtxn);
   mdb_txn_reset(r->rtxn);
+  relay_live_clear(r);
   if (open_tls(c, r) != 0)
     return CLI_FAIL;
   rc = sp_audit_open(&r->audit, c->state);

@@ -144,14 +144,16 @@ static void log_end(struct relay_session *s, const char *side,
           "sid=%u kind=%s client=%s user=%s device=%s dest=%s resource=%s "
           "rule=%s decision=%s reason=%s dialled=%s up=%llu down=%llu "
           "duration_ms=%llu end=%s/%s err=%s",
-          s->sid, s->kind == SESSION_SOCKS  ? "socks"
-                  : s->kind == SESSION_HTTP ? "http"
-                                            : "https",
-          s->client, s->user[0] ? s->user : "-",
-          s->device[0] ? s->device : "-",
+          s->sid,
+          s->kind == SESSION_SOCKS  ? "socks"
+          : s->kind == SESSION_HTTP ? "http"
+                                    : "https",
+          s->client, s->user[0] ? s->user : "-", s->device[0] ? s->device : "-",
           sp_log_quote(q, sizeof(q), s->dest[0] ? s->dest : "-"),
           d->resource[0] ? d->resource : "-", d->rule[0] ? d->rule : "-",
-          !s->decided ? "-" : d->allow ? "allow" : "deny",
+          !s->decided ? "-"
+          : d->allow  ? "allow"
+                      : "deny",
           s->decided ? policy_reason_name(d->reason) : "-",
           s->dialled[0] ? s->dialled : "-", (unsigned long long)s->up,
           (unsigned long long)s->down,
@@ -187,8 +189,8 @@ static void audit_end(struct relay_session *s, const char *side,
  * "resource", "relay"), `phase` the state it was in or what happened.
  * A clean end (err 0) lets queued bytes reach the client first.
  */
-void session_close(struct relay_session *s, const char *side,
-                   const char *phase, int err) {
+void session_close(struct relay_session *s, const char *side, const char *phase,
+                   int err) {
   struct mux_stream *stream = s->stream;
 
   if (s->state == SESSION_CLOSING)
@@ -245,8 +247,10 @@ static void write_cb(uv_write_t *req, int status) {
   struct client_write *w = (struct client_write *)req;
   struct relay_session *s = w->s;
 
-  if (status == 0 && w->stream_bytes > 0 && s->stream != NULL)
-    mux_consumed(s->stream, w->stream_bytes);
+  if (status == 0 && w->stream_bytes > 0 && s->stream != NULL &&
+      (status = mux_consumed(s->stream, w->stream_bytes)) != 0)
+    sp_warn("session", "consumed_failed", "sid=%u err=%s", s->sid,
+            sp_err_name(status));
   free(w);
   if (status != 0 && status != UV_ECANCELED)
     session_close(s, "client", "write", status);
@@ -375,8 +379,7 @@ static int flush_pending(struct relay_session *s) {
   return rc;
 }
 
-void session_client_input(struct relay_session *s, const uint8_t *p,
-                          size_t n) {
+void session_client_input(struct relay_session *s, const uint8_t *p, size_t n) {
   int rc = 0;
 
   switch (s->state) {
@@ -434,8 +437,7 @@ static void result_cb(struct relay_stream_owner *o, enum tunnel_result res,
     session_close(s, "relay", "splice", SP_ECLOSED);
 }
 
-static void data_cb(struct relay_stream_owner *o, const uint8_t *p,
-                    size_t n) {
+static void data_cb(struct relay_stream_owner *o, const uint8_t *p, size_t n) {
   struct relay_session *s = of(o);
   int rc;
 
@@ -499,7 +501,7 @@ static const struct relay_stream_ops stream_ops = {
 /* ---- accepting ---- */
 
 struct relay_session *session_accept(struct listener *l,
-                                    enum session_kind kind) {
+                                     enum session_kind kind) {
   struct relay *r = l->data;
   struct relay_session *s = session_new(r, kind);
 

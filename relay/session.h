@@ -55,8 +55,8 @@ struct relay_session {
   enum session_state state;
   uint32_t sid;
   uv_tcp_t tcp;
-  struct tls_conn *tls;      /* HTTPS only */
-  struct mux_stream *stream; /* from OPENING until the stream closes */
+  struct tls_conn *tls;        /* HTTPS only */
+  struct mux_stream *stream;   /* from OPENING until the stream closes */
   struct socks5_parser *socks; /* REQUEST only (owns) */
   struct httpc_parser *http;   /* REQUEST only (owns) */
 
@@ -65,8 +65,8 @@ struct relay_session {
   char client_ip[LISTEN_IP_MAX]; /* canonical, as tokens are bound */
   char user[65];
   char device[65];
-  char cert_name[65];   /* HTTPS: the verified client certificate's CN */
-  char cert_serial[65]; /* ... and serial, until matched to a device */
+  char cert_name[65];         /* HTTPS: the verified client certificate's CN */
+  char cert_serial[65];       /* ... and serial, until matched to a device */
   struct sp_wbuf device_tags; /* owns the strlist below */
   struct sp_strlist tags;
   int mfa;
@@ -88,9 +88,9 @@ struct relay_session {
   uint64_t down;    /* bytes resource -> client */
   uint64_t started_ms;
   uint64_t closing_ms; /* when a graceful close began */
-  struct sp_wbuf body;  /* HTTPS API: the request body so far (owns) */
-  int work_pending;     /* a login runs on the thread pool */
-  int release_pending;  /* ... and the session ended meanwhile */
+  struct sp_wbuf body; /* HTTPS API: the request body so far (owns) */
+  int work_pending;    /* a login runs on the thread pool */
+  int release_pending; /* ... and the session ended meanwhile */
   int shut_wr;         /* plain TCP: the write side was shut down */
   int shut_done;       /* ... and that shutdown completed */
 };
@@ -108,13 +108,12 @@ struct relay_session *session_accept(struct listener *l,
 void session_close_tcp(struct relay_session *s);
 /* Frees the session; only once its client handle is closed. */
 void session_release(struct relay_session *s);
-void session_close(struct relay_session *s, const char *side,
-                   const char *phase, int err);
+void session_close(struct relay_session *s, const char *side, const char *phase,
+                   int err);
 void session_set_state(struct relay_session *s, enum session_state to);
 int session_write(struct relay_session *s, const void *p, size_t n);
 void session_read(struct relay_session *s, int on);
-void session_client_input(struct relay_session *s, const uint8_t *p,
-                          size_t n);
+void session_client_input(struct relay_session *s, const uint8_t *p, size_t n);
 void session_client_eof(struct relay_session *s);
 /* Holds client bytes that arrived before the stream was open. */
 int session_hold(struct relay_session *s, const uint8_t *p, size_t n);

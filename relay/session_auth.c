@@ -36,8 +36,7 @@ int session_authenticate(struct relay_session *s, const char *user,
 
   if (txn == NULL)
     return SP_ESTORE;
-  rc = token_check(r->store, txn, user, token, s->client_ip, relay_now(r),
-                   &t);
+  rc = token_check(r->store, txn, user, token, s->client_ip, relay_now(r), &t);
   if (rc == 0) {
     snprintf(s->user, sizeof(s->user), "%s", user);
     s->mfa = t.mfa;
@@ -79,7 +78,8 @@ int session_decide(struct relay_session *s, const char *dest) {
 
   if (txn == NULL)
     return SP_ESTORE;
-  snprintf(s->dest, sizeof(s->dest), "%s", dest);
+  if (dest != s->dest) /* a re-check passes the session's own */
+    snprintf(s->dest, sizeof(s->dest), "%s", dest);
   memset(&q, 0, sizeof(q));
   q.user = s->user;
   q.dest = dest;
@@ -159,8 +159,7 @@ void relay_sessions_recheck(struct relay *r) {
     }
     if (rc == 0)
       continue;
-    sp_info("session", "revoked", "sid=%u user=%s reason=%s", s->sid,
-            s->user,
+    sp_info("session", "revoked", "sid=%u user=%s reason=%s", s->sid, s->user,
             rc == SP_EPOLICY ? policy_reason_name(s->decision.reason)
                              : sp_err_name(rc));
     session_close(s, "relay", "recheck", rc);

@@ -69,8 +69,8 @@ void http_input(struct relay_session *s, const uint8_t *p, size_t n) {
     return;
   if (s->http->state == HTTPC_S_FAILED) {
     s->relay->m.protocol_errors++;
-    return respond(s, s->http->status ? s->http->status : 400, NULL,
-                   SP_EPROTO, "request");
+    return respond(s, s->http->status ? s->http->status : 400, NULL, SP_EPROTO,
+                   "request");
   }
   if (strcmp(s->http->method, "CONNECT") != 0) {
     if (s->kind == SESSION_HTTPS)
@@ -171,8 +171,7 @@ void relay_https_accept(struct listener *l) {
 
   if (s == NULL)
     return;
-  if (tls_conn_new(&s->tls, s->relay->tls_clients, &s->tcp, &tls_cbs, s) !=
-      0) {
+  if (tls_conn_new(&s->tls, s->relay->tls_clients, &s->tcp, &tls_cbs, s) != 0) {
     s->tls = NULL;
     session_close(s, "relay", "tls", SP_ENOMEM);
     session_close_tcp(s);

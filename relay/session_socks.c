@@ -65,8 +65,8 @@ void socks_input(struct relay_session *s, const uint8_t *p, size_t n) {
     if (rc == SP_EINCOMPLETE)
       return;
     if (rc != 0) {
-      sp_info("session", "socks_refused", "sid=%u client=%s reason=%s",
-              s->sid, s->client, s->socks->reason ? s->socks->reason : "-");
+      sp_info("session", "socks_refused", "sid=%u client=%s reason=%s", s->sid,
+              s->client, s->socks->reason ? s->socks->reason : "-");
       if (rc == SP_EPROTO)
         s->relay->m.protocol_errors++;
       return session_close(s, "client", "request",

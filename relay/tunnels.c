@@ -125,8 +125,8 @@ static void stream_closed_cb(void *ctx, struct mux_stream *s) {
 static void goaway_cb(void *ctx, const struct tunnel_frame_goaway *g) {
   struct relay_tunnel *t = ctx;
 
-  sp_info("tunnel", "goaway_received", "tid=%u connector=%s code=%s",
-          t->tid, t->connector, tunnel_frame_goaway_name(g->code));
+  sp_info("tunnel", "goaway_received", "tid=%u connector=%s code=%s", t->tid,
+          t->connector, tunnel_frame_goaway_name(g->code));
 }
 
 static void dead_cb(void *ctx, int err) {
@@ -316,9 +316,8 @@ static int live_one(void *ctx, const struct connectors_rec *c) {
       connectors_live_get(l->relay->store, l->vtxn, c->name,
                           &(struct connectors_live){0}) == SP_ENOTFOUND)
     return 0;
-  return connectors_live_put(l->relay->store, l->vtxn, c->name, &live) == 0
-             ? 0
-             : 1;
+  return connectors_live_put(l->relay->store, l->vtxn, c->name, &live) == 0 ? 0
+                                                                            : 1;
 }
 
 /*
@@ -345,6 +344,21 @@ static void relay_live_write(struct relay *r) {
   }
   relay_txn_end(r);
   r->m.connectors_up = l.up;
+}
+
+void relay_live_clear(struct relay *r) {
+  MDB_txn *vtxn;
+
+  if (store_vbegin(r->store, 0, &vtxn) != 0)
+    return;
+  if (mdb_drop(vtxn, r->store->live, 0) != 0 ||
+      mdb_drop(vtxn, r->store->sessions, 0) != 0) {
+    mdb_txn_abort(vtxn);
+    sp_warn("tunnel", "live_not_cleared", "store=volatile");
+    return;
+  }
+  if (mdb_txn_commit(vtxn) != 0)
+    sp_warn("tunnel", "live_not_cleared", "store=volatile");
 }
 
 void relay_tunnels_tick(struct relay *r, uint64_t now_ms) {

@@ -148,9 +148,9 @@ static int run(struct store *s, const struct sizes *z) {
   for (i = 0; i < z->decisions && rc == 0; i++) {
     /* Half the requests come from a member of the resource's team. */
     res = rand() % (z->rules - 1);
-    who = i % 2 ? rand() % z->users
-                : (rand() % (z->users / z->groups)) * z->groups +
-                      res % z->groups;
+    who = i % 2
+              ? rand() % z->users
+              : (rand() % (z->users / z->groups)) * z->groups + res % z->groups;
     snprintf(user, sizeof(user), "user%d", who);
     snprintf(dest, sizeof(dest), "host%d.corp:443", res);
     q.country = countries[rand() % 5];
