@@ -268,3 +268,21 @@ int access_explain(struct store *s, MDB_txn *txn, const struct access_query *q,
   free(rules);
   return rc;
 }
+
+int access_policy_needs_geo(struct store *s, MDB_txn *txn, int *countries,
+                            int *asns) {
+  struct policy_rule *rules;
+  size_t i, n;
+  int rc;
+
+  *countries = *asns = 0;
+  rc = load_all_rules(s, txn, &rules, &n);
+  if (rc != 0)
+    return rc;
+  for (i = 0; i < n; i++) {
+    *countries |= rules[i].countries.n > 0;
+    *asns |= rules[i].n_asns > 0;
+  }
+  free(rules);
+  return 0;
+}

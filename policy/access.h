@@ -54,4 +54,11 @@ int access_explain(struct store *s, MDB_txn *txn, const struct access_query *q,
                    void (*fn)(void *ctx, const struct policy_verdict *v),
                    void *ctx);
 
+/*
+ * Whether the live policy has rules with countries / not_countries
+ * (*countries) or asns / not_asns (*asns), which need GeoIP databases.
+ */
+int access_policy_needs_geo(struct store *s, MDB_txn *txn, int *countries,
+                            int *asns);
+
 #endif

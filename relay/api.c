@@ -76,6 +76,8 @@ static void audit_login(struct login_work *w) {
   sp_audit_begin(&j, "login");
   sp_json_str(&j, "user", w->lr.user);
   sp_json_str(&j, "source", w->lr.source);
+  sp_json_str(&j, "country", w->s->country);
+  sp_json_int(&j, "asn", w->s->asn);
   sp_json_str(&j, "outcome", w->rc == 0 ? "ok" : "fail");
   sp_json_str(&j, "reason", w->rc == 0 ? NULL : w->res.reason);
   sp_json_bool(&j, "mfa", w->res.mfa);

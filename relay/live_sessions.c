@@ -22,8 +22,6 @@ static int put_session(struct store *st, MDB_txn *vtxn,
                        const struct relay_session *s, int64_t started) {
   uint8_t key[4] = {(uint8_t)(s->sid >> 24), (uint8_t)(s->sid >> 16),
                     (uint8_t)(s->sid >> 8), (uint8_t)s->sid};
-  static const char *const states[] = {"tls", "request", "opening", "splice",
-                                       "closing"};
   struct sp_wbuf w;
   int rc;
 
@@ -35,7 +33,7 @@ static int put_session(struct store *st, MDB_txn *vtxn,
   sp_wbuf_str(&w, s->dest);
   sp_wbuf_str(&w, s->decision.resource);
   sp_wbuf_str(&w, s->decision.rule);
-  sp_wbuf_str(&w, states[s->state]);
+  sp_wbuf_str(&w, session_state_name(s->state));
   sp_wbuf_u64(&w, (uint64_t)started);
   sp_wbuf_u64(&w, s->up);
   sp_wbuf_u64(&w, s->down);

@@ -27,6 +27,7 @@
 
 #define RELAY_TICK_MS 250
 
+struct geo;
 struct tls_conf;
 struct relay_tunnel;
 struct relay_session;
@@ -38,6 +39,7 @@ struct relay {
   struct store *store;
   MDB_txn *rtxn; /* the reset read transaction */
   uint64_t generation;
+  struct geo *geo; /* NULL without a GeoIP database */
   struct pki_ca ca;
   char *ca_pem; /* owns: DIR/ca.crt as text, for enrolment answers */
   size_t ca_pem_len;
@@ -52,6 +54,7 @@ struct relay {
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */
   struct relay_session *sessions; /* every client connection */
   int64_t live_written; /* the second the live status was last written */
+  int64_t minute;       /* the wall-clock minute of the last re-check */
   uint32_t next_tid;
   uint32_t next_sid;
   int ready;    /* every listener bound and the store open */

@@ -8,6 +8,8 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "geo/geo.h"
+#include "policy/access.h"
 #include "relay/cli.h"
 #include "relay/relay.h"
 #include "relay/session.h"
@@ -60,12 +62,34 @@ static void poll_generation(struct relay *r) {
   relay_sessions_recheck(r);
 }
 
+/* A changed database file is picked up without dropping anything. */
+static void reload_geo(struct relay *r) {
+  char err[512];
+  int reopened = 0;
+
+  if (r->geo == NULL)
+    return;
+  if (geo_reopen_if_changed(r->geo, &reopened, err, sizeof(err)) != 0)
+    sp_warn("relay", "geoip_reload_failed", "why=\"%s\"", err);
+  else if (reopened)
+    sp_info("relay", "geoip_reloaded", "layout=%s", geo_layout_name(r->geo));
+}
+
 static void tick_cb(uv_timer_t *t) {
   struct relay *r = t->data;
+  int64_t minute = relay_now(r) / 60;
 
   relay_tunnels_tick(r, uv_now(r->loop));
   relay_sessions_tick(r, uv_now(r->loop));
   poll_generation(r);
+
+  /* Time windows open and close on minute boundaries: every live
+     session is decided again when the minute changes. */
+  if (minute != r->minute) {
+    r->minute = minute;
+    relay_sessions_recheck(r);
+    reload_geo(r);
+  }
 }
 
 static void stop(struct relay *r, const char *why) {
@@ -91,7 +115,8 @@ static void signal_cb(uv_signal_t *s, int signum) {
   struct relay *r = s->data;
 
   if (signum == SIGHUP) {
-    sp_info("relay", "sighup", "action=none");
+    sp_info("relay", "sighup", "action=reload_geoip");
+    reload_geo(r);
     return;
   }
   stop(r, signum == SIGINT ? "sigint" : "sigterm");
@@ -154,6 +179,36 @@ static int start_listeners(const struct cli *c, struct relay *r) {
   return 0;
 }
 
+/*
+ * Opens the GeoIP databases when they exist.  Without them every
+ * address is unknown, which fails every country and ASN condition; a
+ * policy that has such conditions makes that a refusal to start.
+ */
+static int open_geo(const struct cli *c, struct relay *r) {
+  const char *asn = r->cfg.geoip_asn;
+  int countries = 0, asns = 0, rc;
+  char err[512];
+
+  rc = access_policy_needs_geo(r->store, r->rtxn, &countries, &asns);
+  mdb_txn_reset(r->rtxn);
+  if (rc != 0 && rc != SP_ENOTFOUND)
+    return cli_fail(c, "cannot read the policy: %s", sp_strerror(rc));
+  rc = geo_open(&r->geo, r->cfg.geoip, asn[0] ? asn : NULL, err, sizeof(err));
+  if (rc == 0) {
+    sp_info("relay", "geoip", "layout=%s path=%s", geo_layout_name(r->geo),
+            r->cfg.geoip);
+    return 0;
+  }
+  r->geo = NULL;
+  if (countries || asns)
+    return cli_fail(c,
+                    "the policy has %s rules but GeoIP is unusable: %s "
+                    "(see docs/geoip.md)",
+                    countries ? "country" : "ASN", err);
+  sp_warn("relay", "geoip_off", "why=\"%s\"", err);
+  return 0;
+}
+
 static int setup(const struct cli *c, struct relay *r) {
   char msg[1024];
   int rc;
@@ -172,6 +227,8 @@ static int setup(const struct cli *c, struct relay *r) {
   r->generation = store_generation(r->store, r->rtxn);
   mdb_txn_reset(r->rtxn);
   relay_live_clear(r);
+  if (mdb_txn_renew(r->rtxn) != 0 || open_geo(c, r) != 0)
+    return CLI_FAIL;
   if (open_tls(c, r) != 0)
     return CLI_FAIL;
   rc = sp_audit_open(&r->audit, c->state);
@@ -197,6 +254,7 @@ static void teardown(struct relay *r) {
   if (r->rtxn != NULL)
     mdb_txn_abort(r->rtxn);
   store_close(r->store);
+  geo_close(r->geo);
   tls_conf_free(r->tls_clients);
   tls_conf_free(r->tls_tunnels);
   pki_ca_free(&r->ca);

@@ -27,6 +27,10 @@ static const char *const state_names[] = {
 #undef SESSION_NAME_
 };
 
+const char *session_state_name(enum session_state state) {
+  return state <= SESSION_CLOSING ? state_names[state] : "unknown";
+}
+
 /* Legal moves: forward only, and CLOSING from anywhere. */
 void session_set_state(struct relay_session *s, enum session_state to) {
   if (to != SESSION_CLOSING && to <= s->state) {
@@ -49,7 +53,8 @@ struct relay_session *session_new(struct relay *r, enum session_kind kind) {
   s->owner.ops = &stream_ops;
   s->relay = r;
   s->kind = kind;
-  s->state = kind == SESSION_HTTPS ? SESSION_TLS : SESSION_REQUEST;
+  s->state = SESSION_PREFACE;
+  memcpy(s->country, "XX", 3);
   s->sid = ++r->next_sid;
   s->started_ms = uv_now(r->loop);
   sp_wbuf_init(&s->device_tags);
@@ -83,6 +88,7 @@ void session_release(struct relay_session *s) {
   free(s->socks);
   free(s->http);
   free(s->pending);
+  free(s->preface);
   sp_wbuf_free(&s->device_tags);
   free(s);
 }
@@ -172,6 +178,8 @@ static void audit_end(struct relay_session *s, const char *side,
   sp_json_str(&j, "user", s->user);
   sp_json_str(&j, "device", s->device[0] ? s->device : NULL);
   sp_json_str(&j, "source", s->client_ip);
+  sp_json_str(&j, "country", s->country);
+  sp_json_int(&j, "asn", s->asn);
   sp_json_str(&j, "resource", s->decision.resource);
   sp_json_str(&j, "rule", s->decision.rule);
   sp_json_int(&j, "bytes_up", (int64_t)s->up);
@@ -205,7 +213,7 @@ void session_close(struct relay_session *s, const char *side, const char *phase,
     if (mux_stream_state(stream) != MUX_STREAM_CLOSED)
       mux_reset(stream, TUNNEL_RESET_CANCEL);
   }
-  if (s->kind == SESSION_HTTPS) {
+  if (s->tls_owned) {
     /* The TLS connection owns the handle; its close callback frees us. */
     if (s->tls != NULL && err < 0 && err > -4096)
       tls_conn_close(s->tls, err);
@@ -383,6 +391,9 @@ void session_client_input(struct relay_session *s, const uint8_t *p, size_t n) {
   int rc = 0;
 
   switch (s->state) {
+  case SESSION_PREFACE:
+    preface_input(s, p, n);
+    return;
   case SESSION_REQUEST:
     if (s->kind == SESSION_SOCKS)
       socks_input(s, p, n);
@@ -519,6 +530,13 @@ struct relay_session *session_accept(struct listener *l,
                    : kind == SESSION_HTTP ? METRICS_HTTP
                                           : METRICS_HTTPS]++;
   return s;
+}
+
+void relay_https_accept(struct listener *l) {
+  struct relay_session *s = session_accept(l, SESSION_HTTPS);
+
+  if (s != NULL)
+    session_read(s, 1);
 }
 
 void relay_socks_accept(struct listener *l) {

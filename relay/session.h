@@ -2,6 +2,9 @@
  * A client session: one connection on listen.socks, listen.http or
  * listen.https, carrying one request for one destination.
  *
+ *   PREFACE   the first bytes: a PROXY protocol header from a trusted
+ *             proxy replaces the client's address; from anyone else it
+ *             is a protocol error.  GeoIP looks the address up.
  *   TLS       HTTPS only: the handshake; a verified client certificate
  *             may name a registered device
  *   REQUEST   parsing the SOCKS5 exchange or the HTTP request head;
@@ -37,6 +40,7 @@ enum session_kind {
 };
 
 #define SESSION_STATE_MAP(X)                                                   \
+  X(SESSION_PREFACE, "preface")                                                \
   X(SESSION_TLS, "tls")                                                        \
   X(SESSION_REQUEST, "request")                                                \
   X(SESSION_OPENING, "opening")                                                \
@@ -55,7 +59,10 @@ struct relay_session {
   enum session_state state;
   uint32_t sid;
   uv_tcp_t tcp;
-  struct tls_conn *tls;        /* HTTPS only */
+  struct tls_conn *tls; /* HTTPS only */
+  int tls_owned;        /* TLS took over (and closes) the handle */
+  uint8_t *preface;     /* owns: a partial PROXY header, rarely */
+  size_t preface_len;
   struct mux_stream *stream;   /* from OPENING until the stream closes */
   struct socks5_parser *socks; /* REQUEST only (owns) */
   struct httpc_parser *http;   /* REQUEST only (owns) */
@@ -63,6 +70,8 @@ struct relay_session {
   /* Who and where, for decisions, logs and audit. */
   char client[LISTEN_PEER_MAX];  /* "address:port" */
   char client_ip[LISTEN_IP_MAX]; /* canonical, as tokens are bound */
+  char country[3];               /* of client_ip; "XX" unknown */
+  uint32_t asn;                  /* 0 unknown */
   char user[65];
   char device[65];
   char cert_name[65];         /* HTTPS: the verified client certificate's CN */
@@ -111,6 +120,7 @@ void session_release(struct relay_session *s);
 void session_close(struct relay_session *s, const char *side, const char *phase,
                    int err);
 void session_set_state(struct relay_session *s, enum session_state to);
+const char *session_state_name(enum session_state state);
 int session_write(struct relay_session *s, const void *p, size_t n);
 void session_read(struct relay_session *s, int on);
 void session_client_input(struct relay_session *s, const uint8_t *p, size_t n);
@@ -124,6 +134,11 @@ int session_authenticate(struct relay_session *s, const char *user,
 int session_decide(struct relay_session *s, const char *dest);
 int session_open(struct relay_session *s);
 const char *session_result_error(enum tunnel_result result);
+
+/* The first bytes (relay/session_preface.c). */
+void preface_input(struct relay_session *s, const uint8_t *p, size_t n);
+/* HTTPS: starts TLS on the session's handle (relay/session_http.c). */
+int https_start_tls(struct relay_session *s);
 
 /* Protocols (relay/session_socks.c, relay/session_http.c). */
 void socks_input(struct relay_session *s, const uint8_t *p, size_t n);

@@ -22,9 +22,40 @@ static void audit_auth_failure(struct relay_session *s, const char *user,
   sp_json_int(&j, "sid", s->sid);
   sp_json_str(&j, "user", user);
   sp_json_str(&j, "source", s->client_ip);
+  sp_json_str(&j, "country", s->country);
+  sp_json_int(&j, "asn", s->asn);
   sp_json_str(&j, "outcome", "fail");
   sp_json_str(&j, "reason", sp_err_name(rc));
   relay_audit(s->relay, &j);
+}
+
+/*
+ * A verified client certificate counts as the request's device only if
+ * it is a registered, unrevoked device of this very user, with this very
+ * serial; anything else means no device (and device_tags rules fail).
+ */
+static void bind_device(struct relay_session *s, MDB_txn *txn) {
+  struct device_rec d;
+
+  if (s->cert_name[0] == '\0' ||
+      device_get(s->relay->store, txn, s->cert_name, &d) != 0)
+    return;
+  if (d.revoked || strcmp(d.user, s->user) != 0 ||
+      strcmp(d.serial, s->cert_serial) != 0) {
+    sp_info("session", "device_ignored", "sid=%u device=%s user=%s why=%s",
+            s->sid, s->cert_name, s->user,
+            d.revoked                      ? "revoked"
+            : strcmp(d.user, s->user) != 0 ? "other_user"
+                                           : "old_certificate");
+    return;
+  }
+  s->device_tags.len = 0;
+  sp_wbuf_bytes(&s->device_tags, d.tags.p, d.tags.len);
+  if (s->device_tags.err != 0)
+    return;
+  s->tags = d.tags;
+  s->tags.p = s->device_tags.p;
+  snprintf(s->device, sizeof(s->device), "%s", s->cert_name);
 }
 
 int session_authenticate(struct relay_session *s, const char *user,
@@ -42,6 +73,7 @@ int session_authenticate(struct relay_session *s, const char *user,
     s->mfa = t.mfa;
     s->token_expires = t.expires;
     memcpy(s->token_hash, t.hash, sizeof(s->token_hash));
+    bind_device(s, txn);
   }
   relay_txn_end(r);
   if (rc != 0) {
@@ -60,6 +92,8 @@ static void audit_decision(struct relay_session *s) {
   sp_json_str(&j, "user", s->user);
   sp_json_str(&j, "device", s->device[0] ? s->device : NULL);
   sp_json_str(&j, "source", s->client_ip);
+  sp_json_str(&j, "country", s->country);
+  sp_json_int(&j, "asn", s->asn);
   sp_json_str(&j, "dest", s->dest);
   sp_json_str(&j, "resource", d->resource[0] ? d->resource : NULL);
   sp_json_str(&j, "decision", d->allow ? "allow" : "deny");
@@ -86,6 +120,8 @@ int session_decide(struct relay_session *s, const char *dest) {
   q.mfa = s->mfa;
   q.device = s->device[0] ? s->device : NULL;
   q.device_tags = s->tags;
+  q.country = s->country;
+  q.asn = s->asn;
   q.now = relay_now(r);
   rc = access_decide(r->store, txn, &q, &s->decision);
   relay_txn_end(r);

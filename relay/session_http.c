@@ -166,14 +166,14 @@ static const struct tls_conn_cbs tls_cbs = {
     .on_close = tls_close_cb,
 };
 
-void relay_https_accept(struct listener *l) {
-  struct relay_session *s = session_accept(l, SESSION_HTTPS);
+int https_start_tls(struct relay_session *s) {
+  int rc = tls_conn_new(&s->tls, s->relay->tls_clients, &s->tcp, &tls_cbs, s);
 
-  if (s == NULL)
-    return;
-  if (tls_conn_new(&s->tls, s->relay->tls_clients, &s->tcp, &tls_cbs, s) != 0) {
+  if (rc != 0) {
     s->tls = NULL;
-    session_close(s, "relay", "tls", SP_ENOMEM);
-    session_close_tcp(s);
+    return rc;
   }
+  s->tls_owned = 1;
+  s->reading = 1;
+  return 0;
 }

@@ -671,6 +671,20 @@ static int conn_engine(struct tls_conn *conn) {
   return 0;
 }
 
+int tls_conn_prime(struct tls_conn *conn, const void *p, size_t n) {
+  if (n == 0)
+    return 0;
+  if (conn->state != TLS_START || conn->in != NULL || n > TLS_IN_MAX)
+    return SP_EUSAGE;
+  conn->in = malloc(TLS_IN_MAX);
+  if (conn->in == NULL)
+    return SP_ENOMEM;
+  memcpy(conn->in, p, n);
+  conn->in_off = 0;
+  conn->in_len = n;
+  return 0;
+}
+
 int tls_conn_new(struct tls_conn **out, const struct tls_conf *conf,
                  uv_tcp_t *tcp, const struct tls_conn_cbs *cbs, void *data) {
   struct tls_conn *conn;

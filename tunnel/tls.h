@@ -145,6 +145,14 @@ int tls_conn_new(struct tls_conn **out, const struct tls_conf *conf,
                  uv_tcp_t *tcp, const struct tls_conn_cbs *cbs, void *data);
 
 /*
+ * Gives the connection bytes already read from `tcp` before it was
+ * handed over (what followed a PROXY protocol header, say), to be
+ * consumed before anything the socket delivers.  Only right after
+ * tls_conn_new(), at most one TLS record's worth; SP_EUSAGE otherwise.
+ */
+int tls_conn_prime(struct tls_conn *conn, const void *p, size_t n);
+
+/*
  * Encrypts `n` bytes of `p` (borrowed for the call only) and queues them
  * on the socket.  The queue is unbounded: the caller keeps it in check
  * with tls_conn_write_queued() and on_drain.  UV_ENOTCONN before the

@@ -139,7 +139,7 @@ class FrontDoorTest(LiveTest):
         self.wait_for(lambda: len(listed()) == 1, "session listed")
         sess = listed()[0]
         self.assertEqual((sess["listener"], sess["state"]),
-                         ("socks", "request"))
+                         ("socks", "preface"))
         self.relay("sessions", "kill", str(sess["id"]))
         idle.settimeout(5)
         self.assertEqual(idle.recv(10), b"")
