@@ -54,27 +54,23 @@ int device_put(struct store *s, MDB_txn *txn, const struct device_rec *d) {
   return rc;
 }
 
+struct device_walk {
+  int (*fn)(void *ctx, const struct device_rec *d);
+  void *ctx;
+};
+
+static int device_visit(void *ctx, const char *name, const MDB_val *val) {
+  struct device_walk *w = ctx;
+  struct device_rec d;
+  int rc = device_decode(val, name, &d);
+
+  return rc != 0 ? rc : w->fn(w->ctx, &d);
+}
+
 int device_foreach(struct store *s, MDB_txn *txn,
                    int (*fn)(void *ctx, const struct device_rec *d),
                    void *ctx) {
-  char name[80];
-  struct device_rec d;
-  MDB_cursor *cur = NULL;
-  MDB_val k, v;
-  int rc, op = MDB_FIRST;
+  struct device_walk w = {fn, ctx};
 
-  rc = store_err(mdb_cursor_open(txn, s->devices, &cur));
-  while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
-    op = MDB_NEXT;
-    if (k.mv_size >= sizeof(name))
-      continue;
-    memcpy(name, k.mv_data, k.mv_size);
-    name[k.mv_size] = '\0';
-    rc = device_decode(&v, name, &d);
-    if (rc == 0)
-      rc = fn(ctx, &d);
-  }
-  if (cur != NULL)
-    mdb_cursor_close(cur);
-  return rc > 0 ? 0 : rc;
+  return store_foreach_name(txn, s->devices, device_visit, &w);
 }

@@ -268,3 +268,27 @@ int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen) {
 
   return store_err(mdb_del(txn, dbi, &k, NULL));
 }
+
+int store_foreach_name(MDB_txn *txn, MDB_dbi dbi,
+                       int (*fn)(void *ctx, const char *name,
+                                 const MDB_val *val),
+                       void *ctx) {
+  char name[STORE_NAME_MAX];
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int rc, op = MDB_FIRST;
+
+  rc = store_err(mdb_cursor_open(txn, dbi, &cur));
+  if (rc != 0)
+    return rc;
+  while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
+    op = MDB_NEXT;
+    if (k.mv_size >= sizeof(name))
+      continue;
+    memcpy(name, k.mv_data, k.mv_size);
+    name[k.mv_size] = '\0';
+    rc = fn(ctx, name, &v);
+  }
+  mdb_cursor_close(cur);
+  return rc > 0 ? 0 : rc;
+}

@@ -77,4 +77,17 @@ int store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
               const void *val, size_t vlen, unsigned flags);
 int store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
 
+/* Longest key store_foreach_name() hands out, with its NUL. */
+#define STORE_NAME_MAX 80
+
+/*
+ * Calls `fn` for every record of `dbi` whose key is a name (shorter than
+ * STORE_NAME_MAX), in key order, with the key as a C string; stops at
+ * the first non-zero return, which is returned unless positive.
+ */
+int store_foreach_name(MDB_txn *txn, MDB_dbi dbi,
+                       int (*fn)(void *ctx, const char *name,
+                                 const MDB_val *val),
+                       void *ctx);
+
 #endif

@@ -170,31 +170,29 @@ int user_remove(struct store *s, const char *name) {
   return user_change(s, name, edit_remove, 0);
 }
 
+struct user_walk {
+  int (*fn)(void *ctx, const struct user_rec *u);
+  void *ctx;
+};
+
+static int user_visit(void *ctx, const char *name, const MDB_val *val) {
+  struct user_walk *w = ctx;
+  struct user_rec u;
+  int rc = user_decode(val, name, &u);
+
+  return rc != 0 ? rc : w->fn(w->ctx, &u);
+}
+
 int user_foreach(struct store *s,
                  int (*fn)(void *ctx, const struct user_rec *u), void *ctx) {
-  char name[80];
-  struct user_rec u;
+  struct user_walk w = {fn, ctx};
   MDB_txn *txn;
-  MDB_cursor *cur = NULL;
-  MDB_val k, v;
-  int rc, op = MDB_FIRST;
+  int rc;
 
   rc = store_begin(s, MDB_RDONLY, &txn);
   if (rc != 0)
     return rc;
-  rc = store_err(mdb_cursor_open(txn, s->users, &cur));
-  while (rc == 0 && mdb_cursor_get(cur, &k, &v, op) == 0) {
-    op = MDB_NEXT;
-    if (k.mv_size >= sizeof(name))
-      continue;
-    memcpy(name, k.mv_data, k.mv_size);
-    name[k.mv_size] = '\0';
-    rc = user_decode(&v, name, &u);
-    if (rc == 0)
-      rc = fn(ctx, &u);
-  }
-  if (cur != NULL)
-    mdb_cursor_close(cur);
+  rc = store_foreach_name(txn, s->users, user_visit, &w);
   mdb_txn_abort(txn);
-  return rc > 0 ? 0 : rc;
+  return rc;
 }
