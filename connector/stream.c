@@ -733,13 +733,23 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status,
 }
 
 static void stream_resolve(struct stream *s) {
-  struct addrinfo hints;
+  struct addrinfo hints, *res;
   int rc;
 
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   stream_set_state(s, STREAM_RESOLVING);
+
+  /* An IP literal needs no resolver, so it skips the round trip through
+     libuv's thread pool that uv_getaddrinfo() takes. */
+  hints.ai_flags = AI_NUMERICHOST;
+  if (getaddrinfo(sstr(s, STR_HOST), NULL, &hints, &res) == 0) {
+    s->addrs = s->next_addr = res;
+    stream_dial_next(s);
+    return;
+  }
+  hints.ai_flags = 0;
   s->req.gai.data = s;
   rc = uv_getaddrinfo(sloop(s), &s->req.gai, resolved_cb, sstr(s, STR_HOST),
                       NULL, &hints);
