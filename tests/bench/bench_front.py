@@ -433,7 +433,8 @@ def start_sshd(procs, tmp):
     for tool in [SSHD, shutil.which("ssh"), shutil.which("ssh-keygen")]:
         if not tool or not os.path.exists(tool):
             raise Failure("needs openssh-server and openssh-client "
-                          "(sh tests/deps.sh)")
+                          "(apt-get install openssh-server "
+                          "openssh-client)")
     if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
         os.makedirs("/run/sshd", mode=0o755)  # sshd's privsep directory
     for key in ["host_key", "client_key"]:
