@@ -282,6 +282,25 @@ static int client_send(struct relay_session *s, const void *p, size_t n,
     }
     return rc;
   }
+  /* With nothing queued, try the kernel at once: most replies and most
+     chunks go out whole, without a request, an allocation or arming the
+     socket for writability. */
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0) {
+    uv_buf_t now = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+
+    rc = uv_try_write((uv_stream_t *)&s->tcp, &now, 1);
+    if (rc == (int)n) {
+      if (stream_bytes > 0 && s->stream != NULL)
+        mux_consumed(s->stream, stream_bytes);
+      return 0;
+    }
+    if (rc < 0 && rc != UV_EAGAIN)
+      return rc;
+    if (rc > 0) {
+      p = (const uint8_t *)p + rc;
+      n -= (size_t)rc;
+    }
+  }
   w = malloc(sizeof(*w) + n);
   if (w == NULL)
     return SP_ENOMEM;

@@ -214,6 +214,23 @@ static int conn_flush(struct tls_conn *conn) {
     return 0;
   conn->out = NULL;
   buf = uv_buf_init((char *)o->data, (unsigned)o->len);
+
+  /* With nothing queued, the kernel usually takes a chunk at once: that
+     spares libuv arming the socket for writability and a callback. */
+  if (uv_stream_get_write_queue_size((uv_stream_t *)conn->tcp) == 0) {
+    rc = uv_try_write((uv_stream_t *)conn->tcp, &buf, 1);
+    if (rc == (int)buf.len) {
+      free(o);
+      return 0;
+    }
+    if (rc > 0) {
+      buf.base += rc;
+      buf.len -= (size_t)rc;
+    } else if (rc != UV_EAGAIN) {
+      free(o);
+      return rc;
+    }
+  }
   rc = uv_write(&o->req, (uv_stream_t *)conn->tcp, &buf, 1, write_cb);
   if (rc != 0) {
     free(o);

@@ -201,6 +201,8 @@ class FullPathTest(LiveTest):
         self.wait_for(lambda: self.connector_status("paris-office") ==
                       "connected", "reconnected", timeout=40)
         r, digest = self.blob_via("--socks5-hostname", self.socks)
+        self.assertEqual(r.returncode, 0, r.stderr.decode() +
+                         self.relay_proc.text()[-3000:])
         self.assertEqual(digest, self.web.sha256)
 
     def test_connector_never_listens(self):
