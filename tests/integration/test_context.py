@@ -245,5 +245,59 @@ rules:
         self.assertEqual(self.healthz(), 200)
 
 
+class GeoStartupTest(LiveTest):
+    """The relay with a missing or replaced country database."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = os.path.join(self.tmp, "country.mmdb")
+        self.web = HTTPResource()
+        self.add_user("alice", password="pw", mfa=False)
+        self.relay("policy", "apply", self.write("p.yaml", f"""\
+resources:
+  web: {{address: "localhost:{self.web.port}", connector: paris-office}}
+rules:
+  - {{name: fr-only, action: allow, resources: [web], users: [alice],
+     countries: [FR]}}
+"""))
+        self.rewrite_config(f"geoip: {self.db}\n")
+
+    def tearDown(self):
+        super().tearDown()
+        self.web.close()
+
+    def test_refuses_to_start_without_database(self):
+        r = subprocess.run([os.path.join(BUILD, "relay", "sallyport-relay"),
+                            "serve", "--state", self.state],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("country rules but GeoIP is unusable", r.stderr)
+        self.assertIn(self.db, r.stderr)
+
+    def test_sighup_reloads_the_database(self):
+        import shutil
+        shutil.copy(os.path.join(GEO, "maxmind-country.mmdb"), self.db)
+        self.start_relay()
+        cdir = self.enroll_connector()
+        self.start_connector(cdir, ["localhost"])
+        tok = self.token_for("alice", password="pw", source=FR)
+        def fetch():
+            r = self.curl("--interface", FR, "--socks5-hostname",
+                          f"127.0.0.1:{self.ports['socks']}", "--proxy-user",
+                          "alice:" + tok, f"http://localhost:{self.web.port}/")
+            return r.returncode == 0
+        self.assertTrue(fetch())
+        # In the other data 127.0.0.2 is in Italy.  Replace the file the
+        # way the fetch script does (a rename) and send SIGHUP.
+        shutil.copy(os.path.join(GEO, "maxmind-country-alt.mmdb"),
+                    self.db + ".new")
+        os.rename(self.db + ".new", self.db)
+        self.relay_proc.proc.send_signal(__import__("signal").SIGHUP)
+        self.wait_for(lambda: "geoip_reloaded" in self.relay_proc.text(),
+                      "reload")
+        self.assertFalse(fetch())
+        self.assertEqual(self.healthz(), 200)
+
+
 if __name__ == "__main__":
     unittest.main()
