@@ -33,6 +33,11 @@
  * Backpressure: when the TLS write queue reaches its high mark the slot
  * is `congested` and its streams stop reading their destinations; TLS's
  * on_drain clears it and wakes them (stream_resume_all).
+ *
+ * Certificate renewal lives in agent_renew.c.  Each connection records
+ * the client role it was made with (`conf`), since after a renewal new
+ * tunnels use the new certificate while older ones still run on the
+ * previous one until they are moved over (`draining`).
  */
 #include <assert.h>
 #include <signal.h>
@@ -159,6 +164,8 @@ static void tunnel_down(struct agent_tunnel *t, int err, bool flush) {
          (unsigned)mux_stats(m)->streams_active);
   tunnel_set_state(t, AGENT_TUNNEL_CLOSING);
   uv_timer_stop(&t->tick);
+  t->draining = false;
+  agent_renew_tunnel_down(t);
 
   t->mux = NULL;
   mux_free(m); /* ends every stream; inside a mux callback, on return */
@@ -205,6 +212,7 @@ static void mux_hello_cb(void *ctx, const struct tunnel_frame_hello *hello) {
           t->agent->opts->conf->relay,
           sp_log_quote(quoted, sizeof(quoted), mux_peer_name(t->mux)),
           tls_conn_cipher(t->conn));
+  agent_renew_tunnel_up(t);
 }
 
 static void mux_open_cb(void *ctx, struct mux_stream *s,
@@ -251,14 +259,7 @@ static void mux_goaway_cb(void *ctx, const struct tunnel_frame_goaway *g) {
 }
 
 static void mux_cert_cb(void *ctx, const struct tunnel_frame *f) {
-  struct agent_tunnel *t = ctx;
-
-  /* XXX(cert-renewal): the connector never sends CERT_RENEW, so its
-   * certificate is not renewed before it expires (PKI_CONNECTOR_DAYS);
-   * until it is, an expired connector must be enrolled again.  A
-   * CERT_ISSUED therefore answers nothing and is ignored. */
-  sp_debug("connector", "cert_ignored", "tid=%u type=%s", t->tid,
-           tunnel_frame_type_name(f->type));
+  agent_renew_on_cert(ctx, f);
 }
 
 static void mux_dead_cb(void *ctx, int err) {
@@ -301,6 +302,7 @@ static int tunnel_start_mux(struct agent_tunnel *t) {
     return rc;
   tunnel_set_state(t, AGENT_TUNNEL_UP);
   t->congested = false;
+  t->draining = false;
   uv_timer_start(&t->tick, tick_cb, TICK_MS, TICK_MS);
   return mux_start(t->mux, uv_now(t->agent->loop));
 }
@@ -353,6 +355,7 @@ static void tls_close_cb(struct tls_conn *conn, int err) {
   if (t->state == AGENT_TUNNEL_UP)
     tunnel_down(t, err, false); /* the relay or the network ended it */
   t->conn = NULL;
+  t->conf = NULL; /* agent_renew.c frees a previous role nobody uses */
   t->tcp_live = false;
   tunnel_settle(t);
 }
@@ -412,6 +415,7 @@ static void connect_cb(uv_connect_t *req, int status) {
     dial_close(t, rc);
     return;
   }
+  t->conf = t->agent->tls;
   tunnel_set_state(t, AGENT_TUNNEL_HANDSHAKE);
 }
 
@@ -521,6 +525,7 @@ static void signal_cb(uv_signal_t *sig, int signum) {
           signum == SIGINT ? "SIGINT" : "SIGTERM");
   uv_close((uv_handle_t *)&a->sigint, signal_closed_cb);
   uv_close((uv_handle_t *)&a->sigterm, signal_closed_cb);
+  agent_renew_stop(a);
   for (i = 0; i < a->opts->tunnels; i++) {
     tunnel_stop(&a->tunnels[i]);
     stream_stop_all(&a->tunnels[i]);
@@ -538,8 +543,13 @@ static void tunnel_init(struct agent *a, struct agent_tunnel *t, uint32_t tid) {
   uv_timer_start(&t->timer, tunnel_attempt_cb, 0, 0);
 }
 
-/* The client role every tunnel shares: our certificate, only our CA. */
-static int agent_tls(struct agent *a, char *err, size_t errn) {
+void agent_tunnel_end(struct agent_tunnel *t) {
+  tunnel_down(t, 0, true);
+}
+
+/* The client role the tunnels share: our certificate, only our CA. */
+int agent_tls_load(struct agent *a, const char *crt_name, const char *key_name,
+                   struct tls_conf **out, char *err, size_t errn) {
   const struct agent_opts *o = a->opts;
   char ca[4096], crt[4096], key[4096];
   struct tls_client_opts t;
@@ -547,8 +557,8 @@ static int agent_tls(struct agent *a, char *err, size_t errn) {
 
   memset(&t, 0, sizeof(t));
   if (statedir_path(ca, sizeof(ca), o->state, STATEDIR_CA) != 0 ||
-      statedir_path(crt, sizeof(crt), o->state, STATEDIR_CRT) != 0 ||
-      statedir_path(key, sizeof(key), o->state, STATEDIR_KEY) != 0) {
+      statedir_path(crt, sizeof(crt), o->state, crt_name) != 0 ||
+      statedir_path(key, sizeof(key), o->state, key_name) != 0) {
     snprintf(err, errn, "the state directory's name is too long");
     return SP_EUSAGE;
   }
@@ -556,7 +566,7 @@ static int agent_tls(struct agent *a, char *err, size_t errn) {
   t.crt_file = crt;
   t.key_file = key;
   t.server_name = o->conf->server_name;
-  rc = tls_conf_client(&a->tls, &t);
+  rc = tls_conf_client(out, &t);
   if (rc != 0)
     snprintf(err, errn, "cannot load %s, %s and %s: %s", ca, crt, key,
              sp_strerror(rc));
@@ -583,6 +593,34 @@ static void walk_cb(uv_handle_t *h, void *arg) {
            uv_handle_type_name(h->type), uv_is_closing(h));
 }
 
+/* Everything that can fail before the loop starts: finishing a
+ * replacement of the key pair that a crash interrupted, the TLS role,
+ * the slots and the certificate's dates. */
+static int agent_prepare(struct agent *a, char *err, size_t errn) {
+  const char *what;
+  int rc;
+
+  rc = statedir_creds_recover(a->opts->state, &what);
+  if (rc != 0) {
+    snprintf(err, errn, "cannot complete the replacement of %s: %s",
+             STATEDIR_KEY, sp_strerror(rc));
+    return rc;
+  }
+  if (strcmp(what, "none") != 0)
+    sp_warn("connector", "renew_recovered", "action=%s", what);
+  rc = agent_tls_load(a, STATEDIR_CRT, STATEDIR_KEY, &a->tls, err, errn);
+  if (rc == 0)
+    rc = agent_renew_init(a, err, errn);
+  if (rc != 0)
+    return rc;
+  a->tunnels = calloc(a->opts->tunnels, sizeof(*a->tunnels));
+  if (a->tunnels == NULL) {
+    snprintf(err, errn, "out of memory");
+    return SP_ENOMEM;
+  }
+  return 0;
+}
+
 int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   struct agent a;
   uv_loop_t loop;
@@ -591,12 +629,7 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
 
   memset(&a, 0, sizeof(a));
   a.opts = o;
-  rc = agent_tls(&a, err, errn);
-  a.tunnels = rc == 0 ? calloc(o->tunnels, sizeof(*a.tunnels)) : NULL;
-  if (rc == 0 && a.tunnels == NULL) {
-    snprintf(err, errn, "out of memory");
-    rc = SP_ENOMEM;
-  }
+  rc = agent_prepare(&a, err, errn);
   if (rc != 0) {
     tls_conf_free(a.tls);
     return rc;
@@ -612,6 +645,7 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   log_start(&a);
   for (i = 0; i < o->tunnels; i++)
     tunnel_init(&a, &a.tunnels[i], i + 1);
+  agent_renew_start(&a);
 
   uv_run(&loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&loop);
@@ -619,6 +653,7 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
     uv_walk(&loop, walk_cb, NULL);
   sp_info("connector", "stopped", "clean=%d", rc == 0);
   free(a.tunnels);
+  tls_conf_free(a.renew.prev);
   tls_conf_free(a.tls);
   return rc;
 }

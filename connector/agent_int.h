@@ -14,6 +14,7 @@
 #include "connector/backoff.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
+#include "tunnel/pki.h"
 #include "tunnel/tls.h"
 
 struct stream;
@@ -48,6 +49,10 @@ struct agent_tunnel {
   struct addrinfo *next;  /* the next address to dial */
   struct tls_conn *conn;  /* owned by tls.c from tls_conn_new to on_close */
   struct mux *mux;        /* owned; NULL outside the up state */
+  /* The client role `conn` was made with, borrowed from the agent: the
+   * current one, or the previous one during a renewal; NULL without a
+   * connection. */
+  const struct tls_conf *conf;
   struct backoff backoff;
   uint64_t up_since;      /* uv_now() at the relay's HELLO; 0 if not up */
   struct stream *streams; /* the live streams on this tunnel: a list */
@@ -55,16 +60,66 @@ struct agent_tunnel {
   bool tcp_live;          /* tcp is initialised and not yet closed */
   bool gai_active;        /* the lookup's callback is still due */
   bool congested;         /* the TLS write queue reached its high mark */
+  bool draining;          /* moving to a renewed certificate: GOAWAY sent */
+  uint64_t drain_since;   /* uv_now() when draining began */
   uint8_t out[TUNNEL_FRAME_MAX]; /* send_cb gathers a frame here */
+};
+
+/* Certificate renewal (agent_renew.c); see the comment at its top. */
+struct agent_renew {
+  uv_timer_t check; /* hourly: is the certificate due? */
+  uv_timer_t step;  /* each second while a request or a roll-over runs */
+  char serial[PKI_SERIAL_HEX_MAX]; /* of the certificate in use */
+  int64_t not_before, not_after;   /* UNIX seconds, of the same */
+  bool due;                        /* ask as soon as a tunnel is up */
+  /* The tunnel the one outstanding CERT_RENEW went out on, or NULL. */
+  struct agent_tunnel *asked;
+  uint64_t asked_at;             /* uv_now() when it went out */
+  uint64_t stored_at;            /* uv_now() when the new pair was stored */
+  char key_pem[PKI_KEY_PEM_MAX]; /* the new key while asked; wiped after */
+  /* Owned: the replaced certificate's role, kept while a connection
+   * still uses it; NULL otherwise. */
+  struct tls_conf *prev;
 };
 
 struct agent {
   uv_loop_t *loop;
   const struct agent_opts *opts; /* borrowed for agent_run */
-  struct tls_conf *tls;          /* owned */
+  struct tls_conf *tls;          /* owned: the role new tunnels use */
   struct agent_tunnel *tunnels;  /* owned, opts->tunnels of them */
   uv_signal_t sigint, sigterm;
+  struct agent_renew renew;
   bool stopping; /* a signal came: no new attempt, no new stream */
 };
+
+/* ---- What agent.c gives agent_renew.c ---- */
+
+/* Builds the client role from ca.crt and the key and certificate files
+ * named `crt_name` and `key_name` inside the state directory. */
+int agent_tls_load(struct agent *a, const char *crt_name, const char *key_name,
+                   struct tls_conf **out, char *err, size_t errn);
+
+/* Ends an up tunnel with close_notify; the slot reconnects with back-off,
+ * using the agent's current role. */
+void agent_tunnel_end(struct agent_tunnel *t);
+
+/* ---- What agent_renew.c gives agent.c ---- */
+
+/* Before the loop: reads the dates of the certificate in use.  0, or a
+ * negative code with a sentence in `err` (`errn` bytes). */
+int agent_renew_init(struct agent *a, char *err, size_t errn);
+
+/* Starts the hourly check, the first one at once. */
+void agent_renew_start(struct agent *a);
+
+/* Closes the timers and forgets any request; on SIGINT or SIGTERM. */
+void agent_renew_stop(struct agent *a);
+
+/* A tunnel is up (the relay's HELLO came) or went down. */
+void agent_renew_tunnel_up(struct agent_tunnel *t);
+void agent_renew_tunnel_down(struct agent_tunnel *t);
+
+/* A CERT_ISSUED arrived on `t` (`f` borrowed for the call). */
+void agent_renew_on_cert(struct agent_tunnel *t, const struct tunnel_frame *f);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "connector/agent.h"
 #include "connector/allow.h"
 #include "connector/cmd.h"
@@ -38,14 +39,19 @@ static const char usage[] =
 static const char run_help[] =
     "usage: sallyport-connector run --state DIR --allow ENTRY [--allow ENTRY"
     " ...]\n"
-    "                           [--tunnels N] [--debug]\n"
+    "                           [--tunnels N] [--renew-before DURATION]\n"
+    "                           [--debug]\n"
     "\n"
     "Keeps N tunnels (default 2) to the relay named in DIR/connector.yaml\n"
     "and dials, for the streams the relay opens, only destinations that an\n"
     "--allow entry permits.  An entry is a network (10.20.0.0/16,\n"
     "[2001:db8::]/32), a host name (wiki.corp) or a wildcard (*.corp), each\n"
     "with an optional :port.  Opens no listening socket.  Logs one\n"
-    "key=value line per event on stderr; SIGINT or SIGTERM stops it.\n";
+    "key=value line per event on stderr; SIGINT or SIGTERM stops it.\n"
+    "\n"
+    "Renews the connector's certificate over a tunnel once it has less than\n"
+    "--renew-before left (a duration such as 30d or 12h; by default a third\n"
+    "of the certificate's lifetime), checking at start and then hourly.\n";
 
 static void vsay(const char *cmd, const char *fmt, va_list ap) {
   fprintf(stderr, "sallyport-connector: %s%s", cmd != NULL ? cmd : "",
@@ -93,12 +99,24 @@ static int parse_allow(struct allow_list *l, const char *entry) {
   return CMD_OK;
 }
 
-/* Reads the options of `run`; -1 after --help. */
+/* --renew-before DURATION: more than 0, at most AGENT_RENEW_BEFORE_MAX. */
+static int parse_renew_before(const char *s, int64_t *out) {
+  int64_t v;
+
+  if (sp_duration_parse(s, &v) != 0 || v <= 0 || v > AGENT_RENEW_BEFORE_MAX)
+    return cmd_usage("run", "--renew-before wants a duration like 30d or "
+                            "12h, at most 3650d");
+  *out = v;
+  return CMD_OK;
+}
+
+/* Reads the options of `run` into `o`; -1 after --help. */
 static int run_args(int argc, char **argv, struct allow_list *allow,
-                    unsigned *tunnels) {
+                    struct agent_opts *o) {
   static const struct option opts[] = {
       {"allow", required_argument, NULL, 'a'},
       {"tunnels", required_argument, NULL, 'n'},
+      {"renew-before", required_argument, NULL, 'r'},
       {"debug", no_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -116,7 +134,9 @@ static int run_args(int argc, char **argv, struct allow_list *allow,
     if (opt == 'a')
       rc = parse_allow(allow, optarg);
     else if (opt == 'n')
-      rc = parse_tunnels(optarg, tunnels);
+      rc = parse_tunnels(optarg, &o->tunnels);
+    else if (opt == 'r')
+      rc = parse_renew_before(optarg, &o->renew_before);
     else if (opt == 'd')
       sp_log_set_level(SP_LOG_DEBUG);
     else
@@ -138,7 +158,7 @@ int cmd_run(const char *state, int argc, char **argv) {
   int rc;
 
   allow_init(&allow);
-  rc = run_args(argc, argv, &allow, &o.tunnels);
+  rc = run_args(argc, argv, &allow, &o);
   if (rc == CMD_OK && statedir_conf_load(state, &conf, err, sizeof(err)) != 0)
     rc = cmd_fail("run",
                   "%s; is the connector enrolled ('sallyport-connector "

@@ -1,9 +1,12 @@
 /* The connector's state directory; see statedir.h. */
 #include "connector/statedir.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/fileio.h"
@@ -198,4 +201,102 @@ int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
   rc = conf_from_tree(root, c, err, errn);
   ytree_free(root);
   return rc;
+}
+
+/* ---- Replacing the key and certificate --------------------------------- */
+
+/* The four paths a renewal touches. */
+struct creds_paths {
+  char key[4096], crt[4096], key_new[4096], crt_new[4096];
+};
+
+static int creds_paths(struct creds_paths *p, const char *dir) {
+  if (statedir_path(p->key, sizeof(p->key), dir, STATEDIR_KEY) != 0 ||
+      statedir_path(p->crt, sizeof(p->crt), dir, STATEDIR_CRT) != 0 ||
+      statedir_path(p->key_new, sizeof(p->key_new), dir, STATEDIR_KEY_NEW) !=
+          0 ||
+      statedir_path(p->crt_new, sizeof(p->crt_new), dir, STATEDIR_CRT_NEW) != 0)
+    return SP_ETOOBIG;
+  return 0;
+}
+
+/* Makes the renames in DIR durable, in the order they were made. */
+static int sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+  if (fd < 0)
+    return -errno;
+  if (fsync(fd) != 0)
+    rc = -errno;
+  close(fd);
+  return rc;
+}
+
+/* unlink() that counts a missing file as removed. */
+static int remove_file(const char *path) {
+  return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+void statedir_creds_unstage(const char *dir) {
+  struct creds_paths p;
+
+  if (creds_paths(&p, dir) != 0)
+    return;
+  (void)remove_file(p.crt_new);
+  (void)remove_file(p.key_new);
+}
+
+int statedir_creds_stage(const char *dir, const char *key_pem,
+                         const char *crt_pem) {
+  struct creds_paths p;
+  int rc = creds_paths(&p, dir);
+
+  if (rc != 0)
+    return rc;
+  statedir_creds_unstage(dir);
+  rc = sp_write_file(p.key_new, key_pem, strlen(key_pem), 0600);
+  if (rc == 0)
+    rc = sp_write_file(p.crt_new, crt_pem, strlen(crt_pem), 0644);
+  if (rc != 0)
+    statedir_creds_unstage(dir);
+  return rc;
+}
+
+int statedir_creds_commit(const char *dir) {
+  struct creds_paths p;
+  int rc = creds_paths(&p, dir);
+
+  if (rc != 0)
+    return rc;
+  if (rename(p.key_new, p.key) != 0)
+    return -errno;
+  rc = sync_dir(dir);
+  if (rc == 0 && rename(p.crt_new, p.crt) != 0)
+    rc = -errno;
+  if (rc == 0)
+    rc = sync_dir(dir);
+  return rc;
+}
+
+int statedir_creds_recover(const char *dir, const char **what) {
+  struct creds_paths p;
+  int rc = creds_paths(&p, dir);
+
+  if (what != NULL)
+    *what = "none";
+  if (rc != 0)
+    return rc;
+  if (access(p.key_new, F_OK) == 0) {
+    statedir_creds_unstage(dir);
+    if (what != NULL)
+      *what = "discarded";
+    return sync_dir(dir);
+  }
+  if (access(p.crt_new, F_OK) != 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (rename(p.crt_new, p.crt) != 0)
+    return -errno;
+  if (what != NULL)
+    *what = "completed";
+  return sync_dir(dir);
 }

@@ -22,6 +22,9 @@
 #define STATEDIR_CRT "connector.crt"
 #define STATEDIR_CA "ca.crt"
 #define STATEDIR_CONF "connector.yaml"
+/* A renewed key and certificate, staged before they replace the pair. */
+#define STATEDIR_KEY_NEW "connector.key.new"
+#define STATEDIR_CRT_NEW "connector.crt.new"
 
 /* The longest host in an endpoint, and a port's digits with the NUL. */
 #define STATEDIR_HOST_MAX 253
@@ -66,5 +69,42 @@ int statedir_conf_format(const struct statedir_conf *c, char *out, size_t n);
  */
 int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
                        size_t errn);
+
+/*
+ * Replacing the key and certificate after a renewal.  The pair must
+ * change together: a key without its certificate cannot open a tunnel.
+ * So the new pair is staged under STATEDIR_KEY_NEW (0600) and
+ * STATEDIR_CRT_NEW (0644), both synced, and committed by two renames, the
+ * key's first, each followed by a sync of the directory.  Whatever moment
+ * a crash hits, statedir_creds_recover() finds one of three states:
+ *
+ *   key.new present            the commit had not begun: the staged
+ *                              files are removed, the old pair stands
+ *   only crt.new present       the key was moved: the certificate
+ *                              follows it, completing the new pair
+ *   neither                    nothing to do
+ *
+ * which is why staging writes the key first and unstaging removes the
+ * certificate first.
+ */
+
+/* Stages `key_pem` and `crt_pem` (NUL-terminated) in DIR, replacing what
+ * an earlier attempt left there.  0 or an errno code; nothing is left
+ * staged on failure. */
+int statedir_creds_stage(const char *dir, const char *key_pem,
+                         const char *crt_pem);
+
+/* Removes a staged pair, certificate first. */
+void statedir_creds_unstage(const char *dir);
+
+/* Moves the staged pair into place (see above).  0 or an errno code. */
+int statedir_creds_commit(const char *dir);
+
+/*
+ * Completes or undoes a commit that a crash interrupted; `*what` (NULL
+ * accepted) becomes "none", "completed" or "discarded".  0 or an errno
+ * code.
+ */
+int statedir_creds_recover(const char *dir, const char **what);
 
 #endif

@@ -9,7 +9,10 @@
 #include "common/rand.h"
 #include "policy/policy.h"
 
-#define CONNECTORS_REC_VERSION 1
+/* Version 2 added the previous serial and the time of the last renewal;
+ * decode() still reads version 1 records. */
+#define CONNECTORS_REC_VERSION 2
+#define CONNECTORS_REC_V1 1
 
 static const char *const status_names[] = {"pending", "enrolled", "revoked"};
 
@@ -21,10 +24,12 @@ static int decode(const MDB_val *val, const char *name,
                   struct connectors_rec *c) {
   struct sp_rbuf r;
   const uint8_t *p;
+  uint8_t version;
 
   memset(c, 0, sizeof(*c));
   sp_rbuf_init(&r, val->mv_data, val->mv_size);
-  if (sp_rbuf_u8(&r) != CONNECTORS_REC_VERSION)
+  version = sp_rbuf_u8(&r);
+  if (version != CONNECTORS_REC_VERSION && version != CONNECTORS_REC_V1)
     return SP_ECORRUPT;
   c->name = name;
   c->status = sp_rbuf_u8(&r);
@@ -36,6 +41,12 @@ static int decode(const MDB_val *val, const char *name,
   c->serial = sp_rbuf_str(&r, NULL);
   c->fingerprint = sp_rbuf_str(&r, NULL);
   c->not_after = (int64_t)sp_rbuf_u64(&r);
+  c->prev_serial = "";
+  if (version >= 2) {
+    c->prev_serial = sp_rbuf_str(&r, NULL);
+    c->prev_not_after = (int64_t)sp_rbuf_u64(&r);
+    c->renewed_at = (int64_t)sp_rbuf_u64(&r);
+  }
   return r.err != 0 || r.off != r.len || c->status > 2 ? SP_ECORRUPT : 0;
 }
 
@@ -62,6 +73,9 @@ int connectors_put(struct store *s, MDB_txn *txn,
   sp_wbuf_str(&w, c->serial ? c->serial : "");
   sp_wbuf_str(&w, c->fingerprint ? c->fingerprint : "");
   sp_wbuf_u64(&w, (uint64_t)c->not_after);
+  sp_wbuf_str(&w, c->prev_serial ? c->prev_serial : "");
+  sp_wbuf_u64(&w, (uint64_t)c->prev_not_after);
+  sp_wbuf_u64(&w, (uint64_t)c->renewed_at);
   rc = w.err;
   if (rc == 0)
     rc = store_put(txn, s->connectors, c->name, strlen(c->name), w.p, w.len, 0);
@@ -170,27 +184,60 @@ static int change(struct store *s, const char *name,
   return store_commit(s, txn);
 }
 
+/* Whether `serial` is one a tunnel of `c` may present. */
+static int serial_valid(const struct connectors_rec *c, const char *serial) {
+  if (serial[0] == '\0')
+    return 0;
+  return strcmp(c->serial, serial) == 0 ||
+         strcmp(c->prev_serial ? c->prev_serial : "", serial) == 0;
+}
+
 static int edit_revoke(struct connectors_rec *c, const void *arg) {
   (void)arg;
   c->status = CONNECTORS_REVOKED;
   memset(c->secret_hash, 0, 32);
+  c->prev_serial = "";
+  c->prev_not_after = 0;
   return 0;
 }
 
 struct renewal {
+  const char *presented;
   const char *serial;
   const char *fingerprint;
   int64_t not_after;
+  int64_t now;
 };
 
 static int edit_renew(struct connectors_rec *c, const void *arg) {
   const struct renewal *r = arg;
 
-  if (c->status != CONNECTORS_ENROLLED)
+  if (c->status != CONNECTORS_ENROLLED || !serial_valid(c, r->presented))
     return SP_EAUTH;
+  if (c->renewed_at != 0 && r->now >= c->renewed_at &&
+      r->now - c->renewed_at < CONNECTORS_RENEW_MIN_INTERVAL)
+    return SP_ELIMIT;
+  /* The serial the renewing tunnel presented is the one the connector
+   * holds a key for: it stays valid until the tunnels have moved.  A
+   * current serial that the connector never used (it asked again from an
+   * older certificate, say after failing to store the new one) goes. */
+  if (strcmp(c->serial, r->presented) == 0)
+    c->prev_not_after = c->not_after;
+  c->prev_serial = r->presented;
   c->serial = r->serial;
   c->fingerprint = r->fingerprint;
   c->not_after = r->not_after;
+  c->renewed_at = r->now;
+  return 0;
+}
+
+static int edit_retire(struct connectors_rec *c, const void *arg) {
+  const char *prev = arg;
+
+  if (c->prev_serial[0] == '\0' || strcmp(c->prev_serial, prev) != 0)
+    return SP_ENOTFOUND;
+  c->prev_serial = "";
+  c->prev_not_after = 0;
   return 0;
 }
 
@@ -198,11 +245,16 @@ int connectors_revoke(struct store *s, const char *name) {
   return change(s, name, edit_revoke, NULL);
 }
 
-int connectors_renew(struct store *s, const char *name, const char *serial,
-                     const char *fingerprint, int64_t not_after) {
-  struct renewal r = {serial, fingerprint, not_after};
+int connectors_renew(struct store *s, const char *name, const char *presented,
+                     const char *serial, const char *fingerprint,
+                     int64_t not_after, int64_t now) {
+  struct renewal r = {presented, serial, fingerprint, not_after, now};
 
   return change(s, name, edit_renew, &r);
+}
+
+int connectors_retire(struct store *s, const char *name, const char *prev) {
+  return change(s, name, edit_retire, prev);
 }
 
 int connectors_check(struct store *s, MDB_txn *txn, const char *name,
@@ -214,7 +266,7 @@ int connectors_check(struct store *s, MDB_txn *txn, const char *name,
     return SP_EAUTH;
   if (rc != 0)
     return rc;
-  if (c.status != CONNECTORS_ENROLLED || strcmp(c.serial, serial) != 0)
+  if (c.status != CONNECTORS_ENROLLED || !serial_valid(&c, serial))
     return SP_EAUTH;
   return 0;
 }

@@ -9,9 +9,20 @@
  * marks the record; the running relay drops the connector's tunnels when
  * it sees the change.
  *
- *   durable, key = name: u8 version, u8 status, 32 bytes secret hash
- *   (zero once used), i64 created, i64 token_expires, i64 enrolled_at,
- *   str serial, str fingerprint, i64 not_after
+ * Renewal (CERT_RENEW on a tunnel) records a new current serial and keeps
+ * the one the renewing tunnel presented as the *previous* serial, which
+ * tunnels may still present: the connector moves its tunnels to the new
+ * certificate one at a time, and none of them has to drop at the moment
+ * the record changes.  The relay forgets the previous serial once every
+ * tunnel of the connector presents the current one (connectors_retire),
+ * at the next renewal, or at revocation, which refuses both.
+ *
+ *   durable, key = name: u8 version (2), u8 status, 32 bytes secret
+ *   hash (zero once used), i64 created, i64 token_expires, i64
+ *   enrolled_at, str serial, str fingerprint, i64 not_after, then since
+ *   version 2: str prev_serial ("" when none), i64 prev_not_after, i64
+ *   renewed_at (0 before the first renewal).  A version 1 record reads as
+ *   one with no previous serial and is written back as version 2.
  *
  *   volatile "live", key = name: u32 tunnels, str address, i64
  *   last_seen, i64 heartbeat (the relay rewrites it every second while
@@ -26,6 +37,10 @@
 #include "policy/store.h"
 
 #define CONNECTORS_SECRET_LEN 32
+/* The least time between two renewals of one connector, in seconds, so
+ * that a connector (or a stolen key) cannot make the relay sign and sync
+ * the store in a loop. */
+#define CONNECTORS_RENEW_MIN_INTERVAL 60
 #define CONNECTORS_LIVE_STALE 5 /* seconds without a heartbeat: offline */
 
 enum connectors_status {
@@ -44,6 +59,9 @@ struct connectors_rec {
   const char *serial; /* borrows the record; "" before enrolment */
   const char *fingerprint;
   int64_t not_after;
+  const char *prev_serial; /* borrows the record; "" when none */
+  int64_t prev_not_after;  /* 0 when there is no previous serial */
+  int64_t renewed_at;      /* the last renewal; 0 before the first */
 };
 
 struct connectors_live {
@@ -78,17 +96,36 @@ int connectors_enroll(struct store *s, const char *name,
                       const char *serial, const char *fingerprint,
                       int64_t not_after);
 
-/* Records a renewed certificate for an enrolled connector. */
-int connectors_renew(struct store *s, const char *name, const char *serial,
-                     const char *fingerprint, int64_t not_after);
+/*
+ * Records a renewed certificate (`serial`, `fingerprint`, `not_after`)
+ * for `name`, asked for on a tunnel that presented `presented`.  That
+ * serial becomes the previous one, so the tunnels still using it stay
+ * valid; any other serial is forgotten.  0; SP_EAUTH when `name` is not
+ * enrolled or `presented` is neither its current nor its previous
+ * serial; SP_ELIMIT within CONNECTORS_RENEW_MIN_INTERVAL seconds of the
+ * last renewal; SP_ENOTFOUND; or a store error.
+ */
+int connectors_renew(struct store *s, const char *name, const char *presented,
+                     const char *serial, const char *fingerprint,
+                     int64_t not_after, int64_t now);
 
-/* Marks `name` revoked; SP_ENOTFOUND if there is no such connector. */
+/*
+ * Forgets the previous serial of `name` if it is `prev`: no tunnel needs
+ * it any more.  0; SP_ENOTFOUND when there is no such connector or its
+ * previous serial is another (nothing is written then).
+ */
+int connectors_retire(struct store *s, const char *name, const char *prev);
+
+/* Marks `name` revoked, which refuses its current and previous serials;
+ * SP_ENOTFOUND if there is no such connector. */
 int connectors_revoke(struct store *s, const char *name);
 
 /*
  * Whether a tunnel presenting a certificate for `name` with `serial` may
- * stay up: 0, or SP_EAUTH (unknown, not enrolled, revoked or an older
- * certificate).
+ * stay up: 0 for the current or the previous serial of an enrolled
+ * connector, or SP_EAUTH (unknown, not enrolled, revoked or an older
+ * certificate).  Expiry is not checked here: TLS refuses an expired
+ * certificate at the handshake.
  */
 int connectors_check(struct store *s, MDB_txn *txn, const char *name,
                      const char *serial);

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "policy/connectors.h"
 #include "relay/tunnel_int.h"
 
@@ -78,6 +79,8 @@ static int send_cb(void *ctx, const struct mux_piece *pieces, size_t n) {
   return rc;
 }
 
+static void retire_previous(struct relay_tunnel *t);
+
 static void hello_cb(void *ctx, const struct tunnel_frame_hello *h) {
   struct relay_tunnel *t = ctx;
 
@@ -86,6 +89,7 @@ static void hello_cb(void *ctx, const struct tunnel_frame_hello *h) {
   sp_info("tunnel", "up", "tid=%u connector=%s peer=%s cipher=%s", t->tid,
           t->connector, t->peer, tls_conn_cipher(t->tls));
   audit_connector(t, "connector_up", NULL);
+  retire_previous(t);
 }
 
 static void open_result_cb(void *ctx, struct mux_stream *s,
@@ -133,6 +137,116 @@ static void dead_cb(void *ctx, int err) {
   tunnel_close(ctx, err, "dead");
 }
 
+/* ---- certificate renewal: CERT_RENEW in, CERT_ISSUED out ---- */
+
+/*
+ * Once a renewed connector's tunnel comes up with the current certificate
+ * and no tunnel of that connector presents the previous serial any more,
+ * the relay forgets that serial, so the replaced key opens no tunnel from
+ * then on.  This writes the store, once per renewal.
+ */
+static void retire_previous(struct relay_tunnel *t) {
+  struct relay *r = t->relay;
+  char prev[PKI_SERIAL_HEX_MAX] = "";
+  struct connectors_rec c;
+  struct relay_tunnel *o;
+  MDB_txn *txn = relay_txn_begin(r);
+
+  if (txn == NULL)
+    return;
+  if (connectors_get(r->store, txn, t->connector, &c) == 0 &&
+      strcmp(c.serial, t->serial) == 0)
+    snprintf(prev, sizeof(prev), "%s", c.prev_serial);
+  relay_txn_end(r);
+  if (prev[0] == '\0')
+    return;
+
+  for (o = r->tunnels; o != NULL; o = o->next)
+    if (o->state == TUNNEL_CONN_TUNNEL &&
+        strcmp(o->connector, t->connector) == 0 && strcmp(o->serial, prev) == 0)
+      return;
+  if (connectors_retire(r->store, t->connector, prev) == 0)
+    sp_info("tunnel", "previous_retired", "tid=%u connector=%s serial=%s",
+            t->tid, t->connector, prev);
+}
+
+/*
+ * Signs the request for the tunnel's own connector name (the request's
+ * subject is ignored) and records the new serial; the serial this tunnel
+ * presented stays valid as the previous one.  Returns the CERT_ISSUED
+ * status, with `*why` a token for the log and the audit.
+ */
+static enum tunnel_cert_status
+renew(struct relay_tunnel *t, struct tunnel_str csr, char crt[PKI_CRT_PEM_MAX],
+      struct pki_cert_info *info, const char **why) {
+  struct relay *r = t->relay;
+  char pem[PKI_CSR_IN_MAX + 1];
+  int rc;
+
+  *why = "too_large";
+  if (csr.len > PKI_CSR_IN_MAX)
+    return TUNNEL_CERT_REJECTED;
+  memcpy(pem, csr.p, csr.len);
+  pem[csr.len] = '\0';
+  rc = pki_csr_sign(&r->ca, pem, t->connector, 0, crt, info);
+  if (rc != 0) {
+    *why = rc == SP_ENOMEM ? sp_err_name(rc) : "bad_request_csr";
+    return rc == SP_ENOMEM ? TUNNEL_CERT_UNAVAILABLE : TUNNEL_CERT_REJECTED;
+  }
+
+  rc = connectors_renew(r->store, t->connector, t->serial, info->serial,
+                        info->fingerprint, info->not_after, relay_now(r));
+  *why = rc == 0 ? "none" : sp_err_name(rc);
+  if (rc == SP_EAUTH || rc == SP_ENOTFOUND)
+    return TUNNEL_CERT_REJECTED;
+  return rc == 0 ? TUNNEL_CERT_OK : TUNNEL_CERT_UNAVAILABLE;
+}
+
+static void audit_renewal(struct relay_tunnel *t, const char *reason,
+                          const struct pki_cert_info *info) {
+  char until[SP_TIME_MAX];
+  struct sp_json j;
+
+  sp_audit_begin(&j, info != NULL ? "connector_renewed"
+                                  : "connector_renew_refused");
+  sp_json_str(&j, "connector", t->connector);
+  sp_json_str(&j, "source", t->peer);
+  sp_json_int(&j, "tid", t->tid);
+  sp_json_str(&j, "previous", t->serial);
+  sp_json_str(&j, "serial", info != NULL ? info->serial : NULL);
+  sp_json_str(&j, "not_after",
+              info != NULL ? sp_time_format(until, info->not_after) : NULL);
+  sp_json_str(&j, "reason", info != NULL ? NULL : reason);
+  relay_audit(t->relay, &j);
+}
+
+/* A CERT_RENEW from an up tunnel; the answer goes back on that tunnel.
+ * Signing is synchronous, so no request is ever outstanding here. */
+static void cert_cb(void *ctx, const struct tunnel_frame *f) {
+  struct relay_tunnel *t = ctx;
+  struct tunnel_frame out = {.type = TUNNEL_CERT_ISSUED};
+  struct tunnel_frame_cert_issued *ci = &out.u.cert_issued;
+  struct pki_cert_info info;
+  char crt[PKI_CRT_PEM_MAX];
+  const char *why;
+  int rc;
+
+  ci->status = (uint8_t)renew(t, f->u.csr, crt, &info, &why);
+  if (ci->status == TUNNEL_CERT_OK) {
+    ci->pem.p = crt;
+    ci->pem.len = strlen(crt);
+  }
+  sp_log(ci->status == TUNNEL_CERT_OK ? SP_LOG_INFO : SP_LOG_WARN, "tunnel",
+         "cert_renew", "tid=%u connector=%s previous=%s status=%s why=%s",
+         t->tid, t->connector, t->serial,
+         tunnel_frame_cert_status_name(ci->status), why);
+  audit_renewal(t, why, ci->status == TUNNEL_CERT_OK ? &info : NULL);
+  rc = mux_send_cert(t->mux, &out);
+  if (rc != 0)
+    sp_warn("tunnel", "cert_not_sent", "tid=%u connector=%s err=%s", t->tid,
+            t->connector, sp_err_name(rc));
+}
+
 static const struct mux_callbacks mux_cbs = {
     .send_cb = send_cb,
     .on_hello_cb = hello_cb,
@@ -143,6 +257,7 @@ static const struct mux_callbacks mux_cbs = {
     .on_reset_cb = reset_cb,
     .on_stream_closed_cb = stream_closed_cb,
     .on_goaway_cb = goaway_cb,
+    .on_cert_cb = cert_cb,
     .on_dead_cb = dead_cb,
 };
 

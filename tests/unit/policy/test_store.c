@@ -11,7 +11,9 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/pack.h"
 #include "policy/access.h"
+#include "policy/connectors.h"
 #include "policy/compile.h"
 #include "policy/login.h"
 #include "policy/store.h"
@@ -318,6 +320,196 @@ static void test_reader_keeps_its_snapshot(void **state) {
   assert_false(r.allow);
 }
 
+/* ---- Connectors: enrolment secrets, renewal, revocation ---- */
+
+/* connectors_check in a read transaction of its own. */
+static int conn_check(struct fixture *f, const char *name, const char *serial) {
+  MDB_txn *txn;
+  int rc;
+
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  rc = connectors_check(f->s, txn, name, serial);
+  mdb_txn_abort(txn);
+  return rc;
+}
+
+static void test_connector_enrol_secret(void **state) {
+  struct fixture *f = *state;
+  uint8_t secret[CONNECTORS_SECRET_LEN], wrong[CONNECTORS_SECRET_LEN];
+
+  assert_int_equal(connectors_add(f->s, "paris", T0, 60, secret), 0);
+  memcpy(wrong, secret, sizeof(wrong));
+  wrong[0] ^= 1;
+  /* A wrong secret, before and after expiry, and an unknown name. */
+  assert_int_equal(connectors_enroll(f->s, "paris", wrong, T0 + 1, "aa", "f1",
+                                     T0 + 90 * 86400),
+                   SP_EAUTH);
+  assert_int_equal(connectors_enroll(f->s, "lyon", secret, T0 + 1, "aa", "f1",
+                                     T0 + 90 * 86400),
+                   SP_ENOTFOUND);
+  /* The right secret once it expired (the ttl ends at T0 + 60). */
+  assert_int_equal(connectors_enroll(f->s, "paris", secret, T0 + 60, "aa", "f1",
+                                     T0 + 90 * 86400),
+                   SP_EEXPIRED);
+  assert_int_equal(conn_check(f, "paris", "aa"), SP_EAUTH);
+  /* In time it works once; the same secret again is refused. */
+  assert_int_equal(connectors_enroll(f->s, "paris", secret, T0 + 59, "aa", "f1",
+                                     T0 + 90 * 86400),
+                   0);
+  assert_int_equal(conn_check(f, "paris", "aa"), 0);
+  assert_int_equal(connectors_enroll(f->s, "paris", secret, T0 + 59, "bb", "f2",
+                                     T0 + 90 * 86400),
+                   SP_EAUTH);
+  assert_int_equal(connectors_add(f->s, "paris", T0, 60, secret), SP_EEXIST);
+}
+
+static void test_connector_revoked_secret(void **state) {
+  struct fixture *f = *state;
+  uint8_t secret[CONNECTORS_SECRET_LEN], again[CONNECTORS_SECRET_LEN];
+
+  /* A pending connector revoked before it enrolled: its secret is dead. */
+  assert_int_equal(connectors_add(f->s, "paris", T0, 3600, secret), 0);
+  assert_int_equal(connectors_revoke(f->s, "paris"), 0);
+  assert_int_equal(
+      connectors_enroll(f->s, "paris", secret, T0 + 1, "aa", "f1", T0 + 1000),
+      SP_EAUTH);
+  assert_int_equal(connectors_revoke(f->s, "lyon"), SP_ENOTFOUND);
+  /* A new secret for the revoked name works; the old one still does not. */
+  assert_int_equal(connectors_add(f->s, "paris", T0 + 2, 3600, again), 0);
+  assert_int_equal(
+      connectors_enroll(f->s, "paris", secret, T0 + 3, "aa", "f1", T0 + 1000),
+      SP_EAUTH);
+  assert_int_equal(
+      connectors_enroll(f->s, "paris", again, T0 + 3, "aa", "f1", T0 + 1000),
+      0);
+}
+
+/* Enrols `name` with serial "s1" at T0. */
+static void enrolled(struct fixture *f, const char *name) {
+  uint8_t secret[CONNECTORS_SECRET_LEN];
+
+  assert_int_equal(connectors_add(f->s, name, T0, 3600, secret), 0);
+  assert_int_equal(
+      connectors_enroll(f->s, name, secret, T0, "s1", "f1", T0 + 90 * 86400),
+      0);
+}
+
+static void test_connector_renewal_serials(void **state) {
+  struct fixture *f = *state;
+  int64_t end = T0 + 100 * 86400;
+
+  enrolled(f, "paris");
+  /* Renewed from s1: both s1 (previous) and s2 (current) open tunnels. */
+  assert_int_equal(connectors_renew(f->s, "paris", "s1", "s2", "f2", end, T0),
+                   0);
+  assert_int_equal(conn_check(f, "paris", "s1"), 0);
+  assert_int_equal(conn_check(f, "paris", "s2"), 0);
+  assert_int_equal(conn_check(f, "paris", "s9"), SP_EAUTH);
+  /* Too soon after the last renewal, or from an unknown certificate. */
+  assert_int_equal(connectors_renew(f->s, "paris", "s2", "s3", "f3", end,
+                                    T0 + CONNECTORS_RENEW_MIN_INTERVAL - 1),
+                   SP_ELIMIT);
+  assert_int_equal(
+      connectors_renew(f->s, "paris", "s9", "s3", "f3", end, T0 + 3600),
+      SP_EAUTH);
+  assert_int_equal(connectors_renew(f->s, "lyon", "s1", "s3", "f3", end, T0),
+                   SP_ENOTFOUND);
+  /* Every tunnel moved: the previous serial is forgotten, once. */
+  assert_int_equal(connectors_retire(f->s, "paris", "s9"), SP_ENOTFOUND);
+  assert_int_equal(connectors_retire(f->s, "paris", "s1"), 0);
+  assert_int_equal(conn_check(f, "paris", "s1"), SP_EAUTH);
+  assert_int_equal(conn_check(f, "paris", "s2"), 0);
+  assert_int_equal(connectors_retire(f->s, "paris", "s1"), SP_ENOTFOUND);
+}
+
+static void test_connector_renewal_from_previous(void **state) {
+  struct fixture *f = *state;
+  struct connectors_rec c;
+  int64_t end = T0 + 100 * 86400;
+  MDB_txn *txn;
+
+  enrolled(f, "paris");
+  assert_int_equal(connectors_renew(f->s, "paris", "s1", "s2", "f2", end, T0),
+                   0);
+  /* The connector never stored s2 and asks again with s1: s1 stays the
+   * previous serial and s2, which nobody holds a key for, goes. */
+  assert_int_equal(
+      connectors_renew(f->s, "paris", "s1", "s3", "f3", end, T0 + 3600), 0);
+  assert_int_equal(conn_check(f, "paris", "s1"), 0);
+  assert_int_equal(conn_check(f, "paris", "s2"), SP_EAUTH);
+  assert_int_equal(conn_check(f, "paris", "s3"), 0);
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  assert_int_equal(connectors_get(f->s, txn, "paris", &c), 0);
+  assert_string_equal(c.serial, "s3");
+  assert_string_equal(c.prev_serial, "s1");
+  assert_int_equal(c.prev_not_after, T0 + 90 * 86400);
+  assert_int_equal(c.renewed_at, T0 + 3600);
+  mdb_txn_abort(txn);
+}
+
+static void test_connector_revoke_refuses_both(void **state) {
+  struct fixture *f = *state;
+  uint8_t secret[CONNECTORS_SECRET_LEN];
+  int64_t end = T0 + 100 * 86400;
+
+  enrolled(f, "paris");
+  assert_int_equal(connectors_renew(f->s, "paris", "s1", "s2", "f2", end, T0),
+                   0);
+  assert_int_equal(connectors_revoke(f->s, "paris"), 0);
+  assert_int_equal(conn_check(f, "paris", "s1"), SP_EAUTH);
+  assert_int_equal(conn_check(f, "paris", "s2"), SP_EAUTH);
+  assert_int_equal(
+      connectors_renew(f->s, "paris", "s2", "s3", "f3", end, T0 + 3600),
+      SP_EAUTH);
+  /* Enrolled again with a new token: neither old serial comes back. */
+  assert_int_equal(connectors_add(f->s, "paris", T0 + 10, 3600, secret), 0);
+  assert_int_equal(
+      connectors_enroll(f->s, "paris", secret, T0 + 11, "s4", "f4", end), 0);
+  assert_int_equal(conn_check(f, "paris", "s1"), SP_EAUTH);
+  assert_int_equal(conn_check(f, "paris", "s2"), SP_EAUTH);
+  assert_int_equal(conn_check(f, "paris", "s4"), 0);
+}
+
+/* A record written by the first release (version 1) still reads, and is
+ * written back as version 2 by the next change. */
+static void test_connector_record_v1(void **state) {
+  struct fixture *f = *state;
+  static const uint8_t zero[32];
+  struct connectors_rec c;
+  struct sp_wbuf w;
+  MDB_txn *txn;
+  MDB_val val;
+
+  sp_wbuf_init(&w);
+  sp_wbuf_u8(&w, 1);
+  sp_wbuf_u8(&w, CONNECTORS_ENROLLED);
+  sp_wbuf_bytes(&w, zero, 32);
+  sp_wbuf_u64(&w, T0);
+  sp_wbuf_u64(&w, T0 + 3600);
+  sp_wbuf_u64(&w, T0 + 10);
+  sp_wbuf_str(&w, "s1");
+  sp_wbuf_str(&w, "f1");
+  sp_wbuf_u64(&w, T0 + 90 * 86400);
+  assert_int_equal(w.err, 0);
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(store_put(txn, f->s->connectors, "paris", 5, w.p, w.len, 0),
+                   0);
+  assert_int_equal(store_commit(f->s, txn), 0);
+  sp_wbuf_free(&w);
+
+  assert_int_equal(conn_check(f, "paris", "s1"), 0);
+  assert_int_equal(connectors_renew(f->s, "paris", "s1", "s2", "f2",
+                                    T0 + 100 * 86400, T0 + 20),
+                   0);
+  assert_int_equal(store_begin(f->s, MDB_RDONLY, &txn), 0);
+  assert_int_equal(store_get(txn, f->s->connectors, "paris", 5, &val), 0);
+  assert_int_equal(((const uint8_t *)val.mv_data)[0], 2);
+  assert_int_equal(connectors_get(f->s, txn, "paris", &c), 0);
+  assert_string_equal(c.prev_serial, "s1");
+  assert_int_equal(c.enrolled_at, T0 + 10);
+  mdb_txn_abort(txn);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reopen_and_refuse_create, setup,
@@ -332,6 +524,18 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compiled_decisions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reader_keeps_its_snapshot, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connector_enrol_secret, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connector_revoked_secret, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connector_renewal_serials, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connector_renewal_from_previous,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_connector_revoke_refuses_both, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connector_record_v1, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
