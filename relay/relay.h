@@ -93,7 +93,8 @@ struct relay_stream_ops {
 /*
  * Opens a stream to `args->dest` through one of `connector`'s tunnels
  * (the one with the fewest live streams).  SP_ENOTFOUND when the
- * connector has no tunnel up; otherwise mux_open's result.
+ * connector has no tunnel up, SP_ELIMIT when every tunnel it has is at
+ * its stream limit; otherwise mux_open's result.
  */
 int relay_stream_open(struct relay *r, const char *connector,
                       const struct mux_open_args *args,

@@ -56,6 +56,9 @@ static void connect_request(struct relay_session *s) {
   if (rc == SP_ENOTFOUND)
     return respond(s, 503, "destination_unavailable", SP_EUNAVAILABLE,
                    "connector_down");
+  if (rc == SP_ELIMIT)
+    return respond(s, 503, "connection_limit_reached", SP_ELIMIT,
+                   "connector_full");
   if (rc != 0)
     return respond(s, 500, "proxy_internal_error", rc, "open");
 }

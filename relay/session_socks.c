@@ -41,9 +41,13 @@ static void connect_request(struct relay_session *s) {
   }
   if (rc == 0)
     rc = session_open(s);
-  if (rc == SP_ENOTFOUND) {
-    reply(s, socks5_reply_for_error("destination_unavailable"));
-    return session_close(s, "relay", "connector_down", SP_EUNAVAILABLE);
+  if (rc == SP_ENOTFOUND || rc == SP_ELIMIT) {
+    reply(s,
+          socks5_reply_for_error(rc == SP_ELIMIT ? "connection_limit_reached"
+                                                 : "destination_unavailable"));
+    return session_close(s, "relay",
+                         rc == SP_ELIMIT ? "connector_full" : "connector_down",
+                         rc == SP_ELIMIT ? SP_ELIMIT : SP_EUNAVAILABLE);
   }
   if (rc != 0) {
     reply(s, SOCKS5_REP_GENERAL_FAILURE);

@@ -389,19 +389,26 @@ int relay_stream_open(struct relay *r, const char *connector,
                       struct relay_stream_owner *o, struct mux_stream **out) {
   struct relay_tunnel *t, *best = NULL;
   uint32_t load, best_load = UINT32_MAX;
+  int full = 0;
 
   for (t = r->tunnels; t != NULL; t = t->next) {
     if (t->state != TUNNEL_CONN_TUNNEL || !t->up ||
-        strcmp(t->connector, connector) != 0 || mux_streams_left(t->mux) == 0)
+        strcmp(t->connector, connector) != 0)
       continue;
+    if (mux_streams_left(t->mux) == 0) {
+      full = 1;
+      continue;
+    }
     load = mux_stats(t->mux)->streams_active;
     if (load < best_load) {
       best = t;
       best_load = load;
     }
   }
+  if (best == NULL && full)
+    sp_warn("tunnel", "connector_full", "connector=%s", connector);
   if (best == NULL)
-    return SP_ENOTFOUND;
+    return full ? SP_ELIMIT : SP_ENOTFOUND;
   return mux_open(best->mux, args, o, out);
 }
 

@@ -68,15 +68,21 @@ class _Source(socketserver.BaseRequestHandler):
         self.request.shutdown(socket.SHUT_WR)
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    # socketserver's default backlog of 5 drops dials when tests open
+    # dozens of streams at once.
+    request_queue_size = 256
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 class TCPResource:
     """`echo` sends back what it reads; `source` sends `size` bytes (the
     1 MiB payload repeated) and half-closes."""
 
     def __init__(self, kind="echo", size=0):
         handler = _Echo if kind == "echo" else _Source
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0),
-                                                      handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.server.size = size
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever,
