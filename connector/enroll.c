@@ -397,28 +397,6 @@ static int key_matches(const mbedtls_x509_crt *crt, const char *key_pem) {
   return ok;
 }
 
-/* Verifies `leaf` alone, without what came after it, against `ca` alone:
- * MBEDTLS_X509_BADCERT_* flags, 0 when it verifies. */
-static uint32_t verify_alone(const mbedtls_x509_crt *leaf,
-                             const mbedtls_x509_crt *ca) {
-  mbedtls_x509_crt trust, alone;
-  uint32_t flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
-
-  mbedtls_x509_crt_init(&trust);
-  mbedtls_x509_crt_init(&alone);
-  if (mbedtls_x509_crt_parse_der(&trust, ca->raw.p, ca->raw.len) == 0 &&
-      mbedtls_x509_crt_parse_der(&alone, leaf->raw.p, leaf->raw.len) == 0 &&
-      mbedtls_x509_crt_verify_with_profile(&alone, &trust, NULL,
-                                           &mbedtls_x509_crt_profile_next, NULL,
-                                           &flags, NULL, NULL) == 0)
-    flags = 0;
-  else if (flags == 0)
-    flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
-  mbedtls_x509_crt_free(&alone);
-  mbedtls_x509_crt_free(&trust);
-  return flags;
-}
-
 /* The checks on a parsed pair, in the order a reader would make them. */
 static int check_pair(const mbedtls_x509_crt *leaf, const mbedtls_x509_crt *ca,
                       const char *name, const char *pin, const char *key_pem,
@@ -432,7 +410,7 @@ static int check_pair(const mbedtls_x509_crt *leaf, const mbedtls_x509_crt *ca,
              "match the token's fingerprint");
     return SP_ECERT;
   }
-  flags = verify_alone(leaf, ca);
+  flags = pki_verify_alone(leaf, ca, NULL);
   if (flags != 0) {
     mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
     info[strcspn(info, "\n")] = '\0';

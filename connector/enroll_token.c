@@ -1,11 +1,11 @@
 /*
  * Enrolment tokens; see enroll_token.h for the format.
  *
- * The connector library does not link the policy code, so the two checks
- * it would borrow from there are restated here: names follow
- * policy_name_valid() and addresses must already be in the form that
- * policy_addr_canon() writes.  tests/unit/connector/test_enroll_token.c
- * holds both pairs of rules to the same answers.
+ * Names follow the shared rule of common/names.h.  The connector library
+ * does not link the policy code, so the address check is restated here:
+ * addresses must already be in the form that policy_addr_canon() writes.
+ * tests/unit/connector/test_enroll_token.c holds both rules to the same
+ * answers as the policy code.
  */
 #include "connector/enroll_token.h"
 
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/names.h"
 
 #define PREFIX_LEN (sizeof(ENROLL_TOKEN_PREFIX) - 1)
 /* The shortest payload: a one-byte name and a three-byte address "a:1". */
@@ -31,23 +32,6 @@ _Static_assert(PKI_FINGERPRINT_HEX == 2 * ENROLL_TOKEN_FP_LEN + 1,
 
 void enroll_token_wipe(struct enroll_token *t) {
   mbedtls_platform_zeroize(t, sizeof(*t));
-}
-
-/* 1 to 64 characters of [A-Za-z0-9._@-], the first a letter or digit. */
-static int name_valid(const char *s) {
-  size_t n = strlen(s), i;
-
-  if (n == 0 || n > ENROLL_TOKEN_NAME_MAX)
-    return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                (c >= '0' && c <= '9');
-
-    if (!alnum && (i == 0 || strchr("._@-", c) == NULL))
-      return 0;
-  }
-  return 1;
 }
 
 /* Whether a label reads as a number to a resolver: decimal or 0x hex. */
@@ -181,7 +165,7 @@ static size_t payload_build(const struct enroll_token *t,
   uint8_t fp[ENROLL_TOKEN_FP_LEN];
   int i;
 
-  if (!name_valid(t->name) || !addr_valid(t->addr) || t->expires < 0 ||
+  if (!sp_name_valid(t->name) || !addr_valid(t->addr) || t->expires < 0 ||
       fp_from_hex(t->ca_fingerprint, fp) != 0)
     return 0;
 
@@ -305,7 +289,7 @@ static const char *payload_read(const uint8_t *p, size_t end,
   rc = read_str(p, end, &off, t->name, ENROLL_TOKEN_NAME_MAX);
   if (rc == -1)
     return "the token is truncated";
-  if (rc != 0 || !name_valid(t->name))
+  if (rc != 0 || !sp_name_valid(t->name))
     return "the token names no valid connector";
   rc = read_str(p, end, &off, t->addr, ENROLL_TOKEN_ADDR_MAX);
   if (rc == -1)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timefmt.h"
@@ -174,37 +176,13 @@ int cmd_run(const char *state, int argc, char **argv) {
   return rc < 0 ? CMD_OK : rc;
 }
 
-/* Removes --state DIR / --state=DIR from argv; returns the new argc. */
-static int take_state(int argc, char **argv, const char **state) {
-  int i, j = 1;
-
-  for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      while (i < argc)
-        argv[j++] = argv[i++];
-      break;
-    }
-    if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
-      *state = argv[++i];
-      continue;
-    }
-    if (strncmp(argv[i], "--state=", 8) == 0) {
-      *state = argv[i] + 8;
-      continue;
-    }
-    argv[j++] = argv[i];
-  }
-  argv[j] = NULL;
-  return j;
-}
-
 int main(int argc, char **argv) {
   const char *env = getenv("SALLYPORT_STATE");
   const char *state = env != NULL && env[0] != '\0' ? env : DEFAULT_STATE;
 
   /* A peer that closes while we write must not kill the daemon. */
   signal(SIGPIPE, SIG_IGN);
-  argc = take_state(argc, argv, &state);
+  argc = sp_take_state(argc, argv, &state);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0) {
     fputs(usage, argc < 2 ? stderr : stdout);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/names.h"
 #include "common/fileio.h"
 #include "common/ytree.h"
 
@@ -62,24 +63,6 @@ int statedir_split_addr(const char *addr, char host[STATEDIR_HOST_MAX + 1],
   return 0;
 }
 
-/* The names the tunnel carries: 1 to 64 of [A-Za-z0-9._@-], the first a
- * letter or digit (the policy's rule for names). */
-static int name_ok(const char *s) {
-  size_t n = strlen(s), i;
-
-  if (n == 0 || n > ENROLL_TOKEN_NAME_MAX)
-    return 0;
-  for (i = 0; i < n; i++) {
-    char c = s[i];
-    int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                (c >= '0' && c <= '9');
-
-    if (!alnum && (i == 0 || strchr("._@-", c) == NULL))
-      return 0;
-  }
-  return 1;
-}
-
 /* A server name: printable, no spaces or quotes, as a certificate has. */
 static int server_name_ok(const char *s) {
   size_t n = strlen(s);
@@ -96,7 +79,7 @@ int statedir_conf_set(struct statedir_conf *c, const char *name,
                       const char *relay, const char *server_name, char *err,
                       size_t errn) {
   memset(c, 0, sizeof(*c));
-  if (!name_ok(name)) {
+  if (!sp_name_valid(name)) {
     snprintf(err, errn, "'name' is not a valid connector name");
     return SP_EPARSE;
   }

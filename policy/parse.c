@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/names.h"
 
 #define ARENA_CHUNK (64u * 1024)
 
@@ -113,22 +114,7 @@ int pparse_nomem(struct pparse *ps) {
 }
 
 int policy_name_valid(const char *s) {
-  size_t i;
-
-  if (s == NULL)
-    return 0;
-  if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
-        (s[0] >= '0' && s[0] <= '9')))
-    return 0;
-  for (i = 1; s[i] != '\0'; i++) {
-    if (i >= 64)
-      return 0;
-    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-          (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' ||
-          s[i] == '@' || s[i] == '-'))
-      return 0;
-  }
-  return 1;
+  return sp_name_valid(s);
 }
 
 int pparse_kind(struct pparse *ps, const struct ytree_node *key,

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/args.h"
+
 #include "relay/cli.h"
 
 #define DEFAULT_STATE "/var/lib/sallyport"
@@ -44,36 +46,12 @@ static const struct cli_command commands[] = {
     {NULL, NULL, NULL},
 };
 
-/* Removes --state DIR / --state=DIR from argv; returns the new argc. */
-static int take_state(int argc, char **argv, const char **state) {
-  int i, j = 1;
-
-  for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      while (i < argc)
-        argv[j++] = argv[i++];
-      break;
-    }
-    if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
-      *state = argv[++i];
-      continue;
-    }
-    if (strncmp(argv[i], "--state=", 8) == 0) {
-      *state = argv[i] + 8;
-      continue;
-    }
-    argv[j++] = argv[i];
-  }
-  argv[j] = NULL;
-  return j;
-}
-
 int main(int argc, char **argv) {
   struct cli c = {NULL, NULL};
   const char *env = getenv("SALLYPORT_STATE");
 
   c.state = env != NULL && env[0] != '\0' ? env : DEFAULT_STATE;
-  argc = take_state(argc, argv, &c.state);
+  argc = sp_take_state(argc, argv, &c.state);
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
     printf("sallyport-relay %s\n", SP_VERSION);
     return CLI_OK;

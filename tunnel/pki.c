@@ -362,3 +362,24 @@ int pki_csr_sign(struct pki_ca *ca, const char *csr_pem, const char *name,
   mbedtls_x509_csr_free(&csr);
   return rc != 0 ? rc : issued((unsigned char *)crt_pem, leaf.kind, name, info);
 }
+
+uint32_t pki_verify_alone(const mbedtls_x509_crt *leaf,
+                          const mbedtls_x509_crt *ca, const char *name) {
+  mbedtls_x509_crt trust, alone;
+  uint32_t flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+
+  /* Copies, so neither certificate's chain takes part. */
+  mbedtls_x509_crt_init(&trust);
+  mbedtls_x509_crt_init(&alone);
+  if (mbedtls_x509_crt_parse_der(&trust, ca->raw.p, ca->raw.len) == 0 &&
+      mbedtls_x509_crt_parse_der(&alone, leaf->raw.p, leaf->raw.len) == 0 &&
+      mbedtls_x509_crt_verify_with_profile(&alone, &trust, NULL,
+                                           &mbedtls_x509_crt_profile_next, name,
+                                           &flags, NULL, NULL) == 0)
+    flags = 0;
+  else if (flags == 0)
+    flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  mbedtls_x509_crt_free(&alone);
+  mbedtls_x509_crt_free(&trust);
+  return flags;
+}

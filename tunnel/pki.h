@@ -134,6 +134,14 @@ int pki_csr_sign(struct pki_ca *ca, const char *csr_pem, const char *name,
 int pki_crt_fingerprint(const mbedtls_x509_crt *crt,
                         char out[PKI_FINGERPRINT_HEX]);
 
+/*
+ * Verifies `leaf` alone (ignoring any chain it came with) against `ca`
+ * alone, and its name against `name` when not NULL.  Returns mbedTLS's
+ * MBEDTLS_X509_BADCERT_* flags: 0 when it verifies.
+ */
+uint32_t pki_verify_alone(const mbedtls_x509_crt *leaf,
+                          const mbedtls_x509_crt *ca, const char *name);
+
 /* `crt`'s serial number in lower-case hex; SP_ETOOBIG past 32 octets. */
 int pki_crt_serial(const mbedtls_x509_crt *crt, char out[PKI_SERIAL_HEX_MAX]);
 

@@ -48,6 +48,7 @@
  * call, so closing from inside any callback is safe.
  */
 #include "tunnel/tls.h"
+#include "tunnel/pki.h"
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -364,23 +365,11 @@ static uint32_t pin_check(const struct tls_conf *conf,
                           const mbedtls_x509_crt *leaf) {
   const mbedtls_x509_crt *ca = pin_find(conf, leaf->next);
   const char *name = conf->server_ip_len > 0 ? NULL : conf->server_name;
-  mbedtls_x509_crt trust, alone;
-  uint32_t flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  uint32_t flags;
 
   if (ca == NULL)
-    return flags;
-  mbedtls_x509_crt_init(&trust);
-  mbedtls_x509_crt_init(&alone);
-  if (mbedtls_x509_crt_parse_der(&trust, ca->raw.p, ca->raw.len) == 0 &&
-      mbedtls_x509_crt_parse_der(&alone, leaf->raw.p, leaf->raw.len) == 0 &&
-      mbedtls_x509_crt_verify_with_profile(&alone, &trust, NULL,
-                                           &mbedtls_x509_crt_profile_next, name,
-                                           &flags, NULL, NULL) == 0)
-    flags = 0;
-  else if (flags == 0)
-    flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED;
-  mbedtls_x509_crt_free(&alone);
-  mbedtls_x509_crt_free(&trust);
+    return MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  flags = pki_verify_alone(leaf, ca, name);
 
   if (flags == 0 && conf->server_ip_len > 0 &&
       !tls_crt_has_ip(leaf, conf->server_ip, conf->server_ip_len))
