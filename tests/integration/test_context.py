@@ -21,8 +21,17 @@ FR, US, DE, KP = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
 PROXY_HOST = "127.0.0.9"
 
 
+def settle_minute():
+    """Waits out the last seconds of a minute, so that a window computed
+    now still holds "now" when the request arrives."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now.second >= 45:
+        time.sleep(61 - now.second)
+
+
 def window_around_now():
     """A window from the previous minute to the next one, in UTC."""
+    settle_minute()
     now = datetime.datetime.now(datetime.timezone.utc)
     start = (now - datetime.timedelta(minutes=1)).strftime("%H:%M")
     end = (now + datetime.timedelta(minutes=1)).strftime("%H:%M")
@@ -125,6 +134,7 @@ rules:
                                     proxy="https"))
 
     def test_everything_together(self):
+        self.apply_policy(window_around_now())
         cert = ["--proxy-cert", os.path.join(self.devs, "laptop.crt"),
                 "--proxy-key", os.path.join(self.devs, "laptop.key")]
         self.relay("device", "add", "franks", "--user", "frank", "--tags",
@@ -146,6 +156,7 @@ rules:
         self.assertFalse(self.fetch("erin", "127.0.0.1"))
         # A live stream is closed when its window ends, on the relay's
         # clock, without any change to the store.
+        settle_minute()
         now = datetime.datetime.now(datetime.timezone.utc)
         end = now + datetime.timedelta(minutes=1)
         self.apply_policy(f"{(now - datetime.timedelta(minutes=1)):%H:%M}-"
