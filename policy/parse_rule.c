@@ -38,46 +38,44 @@ static int scalar(struct pparse *ps, const struct ytree_node *k,
   return pparse_kind(ps, k, v, YTREE_SCALAR);
 }
 
-static int read_action(struct pparse *ps, const struct ytree_node *k,
-                       const struct ytree_node *v, struct policy_rule *rule) {
+/* A scalar that must be `first` (0 in *out) or `second` (1). */
+static int read_pair(struct pparse *ps, const struct ytree_node *k,
+                     const struct ytree_node *v, const char *first,
+                     const char *second, int *out) {
   if (scalar(ps, k, v) != 0)
     return SP_EPOLICY;
-  if (strcmp(v->str, "allow") == 0)
-    rule->action = POLICY_ALLOW;
-  else if (strcmp(v->str, "deny") == 0)
-    rule->action = POLICY_DENY;
+  if (strcmp(v->str, first) == 0)
+    *out = 0;
+  else if (strcmp(v->str, second) == 0)
+    *out = 1;
   else
-    return pparse_fail(ps, v, "action must be allow or deny, not \"%.64s\"",
-                       v->str);
+    return pparse_fail(ps, v, "%s must be %s or %s, not \"%.64s\"", k->str,
+                       first, second, v->str);
   return 0;
+}
+
+static int read_action(struct pparse *ps, const struct ytree_node *k,
+                       const struct ytree_node *v, struct policy_rule *rule) {
+  int deny = 0, rc = read_pair(ps, k, v, "allow", "deny", &deny);
+
+  rule->action = deny ? POLICY_DENY : POLICY_ALLOW;
+  return rc;
 }
 
 static int read_mode(struct pparse *ps, const struct ytree_node *k,
                      const struct ytree_node *v, struct policy_rule *rule) {
-  if (scalar(ps, k, v) != 0)
-    return SP_EPOLICY;
-  if (strcmp(v->str, "enforce") == 0)
-    rule->mode = POLICY_ENFORCE;
-  else if (strcmp(v->str, "report") == 0)
-    rule->mode = POLICY_REPORT;
-  else
-    return pparse_fail(ps, v, "mode must be enforce or report, not \"%.64s\"",
-                       v->str);
-  return 0;
+  int report = 0, rc = read_pair(ps, k, v, "enforce", "report", &report);
+
+  rule->mode = report ? POLICY_REPORT : POLICY_ENFORCE;
+  return rc;
 }
 
 static int read_mfa(struct pparse *ps, const struct ytree_node *k,
                     const struct ytree_node *v, struct policy_rule *rule) {
-  if (scalar(ps, k, v) != 0)
-    return SP_EPOLICY;
-  if (strcmp(v->str, "true") == 0)
-    rule->mfa = 1;
-  else if (strcmp(v->str, "false") == 0)
-    rule->mfa = 0;
-  else
-    return pparse_fail(ps, v, "mfa must be true or false, not \"%.64s\"",
-                       v->str);
-  return 0;
+  int off = 0, rc = read_pair(ps, k, v, "true", "false", &off);
+
+  rule->mfa = !off;
+  return rc;
 }
 
 static int read_resources(struct pparse *ps, const struct ytree_node *k,
