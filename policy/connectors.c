@@ -132,33 +132,39 @@ static int spend_secret(struct connectors_rec *c, const uint8_t *secret,
   return 0;
 }
 
+static int change(struct store *s, const char *name,
+                  int (*edit)(struct connectors_rec *c, const void *arg),
+                  const void *arg);
+
+struct enrolment {
+  const uint8_t *secret;
+  int64_t now;
+  const char *serial;
+  const char *fingerprint;
+  int64_t not_after;
+};
+
+static int edit_enrol(struct connectors_rec *c, const void *arg) {
+  const struct enrolment *e = arg;
+  int rc = spend_secret(c, e->secret, e->now);
+
+  if (rc != 0)
+    return rc;
+  c->status = CONNECTORS_ENROLLED;
+  c->enrolled_at = e->now;
+  c->serial = e->serial;
+  c->fingerprint = e->fingerprint;
+  c->not_after = e->not_after;
+  return 0;
+}
+
 int connectors_enroll(struct store *s, const char *name,
                       const uint8_t secret[CONNECTORS_SECRET_LEN], int64_t now,
                       const char *serial, const char *fingerprint,
                       int64_t not_after) {
-  struct connectors_rec c;
-  MDB_txn *txn;
-  int rc;
+  struct enrolment e = {secret, now, serial, fingerprint, not_after};
 
-  rc = store_begin(s, 0, &txn);
-  if (rc != 0)
-    return rc;
-  rc = connectors_get(s, txn, name, &c);
-  if (rc == 0)
-    rc = spend_secret(&c, secret, now);
-  if (rc == 0) {
-    c.status = CONNECTORS_ENROLLED;
-    c.enrolled_at = now;
-    c.serial = serial;
-    c.fingerprint = fingerprint;
-    c.not_after = not_after;
-    rc = connectors_put(s, txn, &c);
-  }
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  return store_commit(s, txn);
+  return change(s, name, edit_enrol, &e);
 }
 
 /* Rewrites a record in one transaction; `edit` may refuse. */

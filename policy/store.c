@@ -248,6 +248,10 @@ int store_commit(struct store *s, MDB_txn *txn) {
   return store_err(mdb_txn_commit(txn));
 }
 
+int store_commit_quiet(MDB_txn *txn) {
+  return store_err(mdb_txn_commit(txn));
+}
+
 int store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
               MDB_val *val) {
   MDB_val k = {klen, (void *)(uintptr_t)key};

@@ -64,6 +64,14 @@ int store_begin(struct store *s, unsigned mdb_flags, MDB_txn **txn);
 /* Bumps the generation and commits a durable write transaction. */
 int store_commit(struct store *s, MDB_txn *txn);
 
+/*
+ * Commits without bumping the generation, for writes that can take no
+ * access away from anyone (a login issuing a token and recording its
+ * TOTP step).  The running relay re-checks every live connection when
+ * the generation moves, so logins must not make it do that each time.
+ */
+int store_commit_quiet(MDB_txn *txn);
+
 /* The generation as of `txn`; 0 for a new store. */
 uint64_t store_generation(struct store *s, MDB_txn *txn);
 

@@ -375,7 +375,9 @@ class TunnelLifeTest(LiveTest):
     def test_certificate_from_another_ca_refused(self):
         crt, key = self.other_ca_cert()
         self.assertEqual(self.probe(crt, key), "handshake_failed")
-        self.assertIn("ev=handshake_failed", self.relay_proc.text())
+        # The client can see the failure before the relay logs it.
+        self.wait_for(lambda: "ev=handshake_failed" in self.relay_proc.text(),
+                      "the relay's handshake_failed line", timeout=10)
         # The enrolled certificate, as a control, opens a tunnel.
         self.assertEqual(self.probe(os.path.join(self.cdir, "connector.crt"),
                                     os.path.join(self.cdir, "connector.key")),
