@@ -64,18 +64,27 @@
 #include "common/log.h"
 #include "tunnel/tls_int.h"
 
-/* One record of ciphertext (16 KiB of plaintext plus its overhead). */
-#define TLS_IN_MAX (17 * 1024)
-
-/* Plaintext handed to on_read at once: one record's worth. */
+/* The largest record's plaintext, each way. */
 #define TLS_PLAIN_MAX MBEDTLS_SSL_IN_CONTENT_LEN
+#define TLS_SEAL_MAX MBEDTLS_SSL_OUT_CONTENT_LEN
 
 /* Upper bound of an AEAD record's overhead: header, nonce, tag. */
 #define TLS_RECORD_OVERHEAD 32
 
+/* Records taken per read and per delivery.  One read of four full
+ * records, and one on_read of their plaintext, cost a quarter of the
+ * system calls and wake-ups of one each (docs/tls.md, "Batching"). */
+#define TLS_BATCH_RECORDS 4
+
+/* Ciphertext read at once. */
+#define TLS_IN_MAX (TLS_BATCH_RECORDS * (TLS_PLAIN_MAX + TLS_RECORD_OVERHEAD))
+
+/* Plaintext handed to on_read at once. */
+#define TLS_DELIVER_MAX (TLS_BATCH_RECORDS * TLS_PLAIN_MAX)
+
 /* Ciphertext is gathered into chunks of up to four full records, so that
  * one uv_write carries a 64 KiB tls_conn_write(). */
-#define TLS_OUT_CHUNK (4 * (TLS_PLAIN_MAX + TLS_RECORD_OVERHEAD))
+#define TLS_OUT_CHUNK (TLS_BATCH_RECORDS * (TLS_SEAL_MAX + TLS_RECORD_OVERHEAD))
 
 /* The first chunk of a handshake flight; certificates are under 1 KiB. */
 #define TLS_OUT_HANDSHAKE 4096
@@ -491,20 +500,32 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
 
 /*
  * Runs the engine on what `in` holds and delivers plaintext while the
- * caller wants it.  mbedTLS may also answer WANT_READ after a record that
- * carried no data (a refused renegotiation), so the loop goes on while
- * input remains.
+ * caller wants it, several records at a time: records are decrypted into
+ * one buffer while a whole one still fits, then handed over in one call.
+ * mbedTLS may also answer WANT_READ after a record that carried no data
+ * (a refused renegotiation), so the loop goes on while input remains.
  */
 static void conn_deliver(struct tls_conn *conn) {
-  unsigned char plain[TLS_PLAIN_MAX];
+  unsigned char plain[TLS_DELIVER_MAX];
+  size_t filled;
   int ret;
 
   while (conn->state == TLS_OPEN && conn->want_read) {
-    ret = mbedtls_ssl_read(&conn->ssl, plain, sizeof(plain));
-    if (ret > 0) {
-      conn->bytes_in += (uint64_t)ret;
-      conn->cbs.on_read(conn, plain, (size_t)ret);
-    } else if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
+    filled = 0;
+    do {
+      ret =
+          mbedtls_ssl_read(&conn->ssl, plain + filled, sizeof(plain) - filled);
+      if (ret > 0)
+        filled += (size_t)ret;
+    } while (ret > 0 && sizeof(plain) - filled >= TLS_PLAIN_MAX);
+
+    if (filled > 0) {
+      conn->bytes_in += filled;
+      conn->cbs.on_read(conn, plain, filled);
+      if (ret > 0 || conn->state != TLS_OPEN)
+        continue; /* the buffer was full, or on_read ended the conn */
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
       if (conn_in_avail(conn) == 0 && !mbedtls_ssl_check_pending(&conn->ssl))
         break;
     } else if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
@@ -734,7 +755,7 @@ int tls_conn_new(struct tls_conn **out, const struct tls_conf *conf,
 
 /* The next chunk's size for `n` bytes of plaintext. */
 static size_t write_hint(size_t n) {
-  size_t records = n / TLS_PLAIN_MAX + 1;
+  size_t records = n / TLS_SEAL_MAX + 1;
 
   if (n > TLS_OUT_CHUNK)
     return TLS_OUT_CHUNK;
@@ -742,27 +763,62 @@ static size_t write_hint(size_t n) {
   return n < TLS_OUT_CHUNK ? n : TLS_OUT_CHUNK;
 }
 
-int tls_conn_write(struct tls_conn *conn, const void *p, size_t n) {
-  const unsigned char *b = p;
-  int ret, rc;
+/* Seals `n` bytes into as many records as they need; no flush. */
+static int conn_seal(struct tls_conn *conn, const unsigned char *p, size_t n) {
+  int ret;
+
+  while (n > 0) {
+    ret = mbedtls_ssl_write(&conn->ssl, p, n);
+    if (ret <= 0)
+      return conn_mbed(conn, "write", ret);
+    p += ret;
+    n -= (size_t)ret;
+    conn->bytes_out += (uint64_t)ret;
+  }
+  return 0;
+}
+
+/*
+ * Pieces are gathered into full records: a piece that starts a record
+ * and fills it is sealed where it lies, and the rest is copied into
+ * `stage` first, so that small pieces (frame headers) never make records
+ * of their own.
+ */
+int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n) {
+  unsigned char stage[TLS_SEAL_MAX];
+  size_t i, off, take, fill = 0, total = 0;
+  const unsigned char *p;
+  int rc = 0;
 
   if (conn->state != TLS_OPEN)
     return conn->state < TLS_OPEN ? UV_ENOTCONN : UV_EPIPE;
 
-  conn->out_hint = write_hint(n);
-  while (n > 0) {
-    ret = mbedtls_ssl_write(&conn->ssl, b, n);
-    if (ret <= 0) {
-      rc = conn_mbed(conn, "write", ret);
-      conn_end(conn, rc);
-      return rc;
+  for (i = 0; i < n; i++)
+    total += bufs[i].len;
+  conn->out_hint = write_hint(total);
+  for (i = 0; i < n && rc == 0; i++) {
+    p = (const unsigned char *)bufs[i].base;
+    for (off = 0; off < bufs[i].len && rc == 0; off += take) {
+      take = bufs[i].len - off;
+      if (fill == 0 && take >= TLS_SEAL_MAX) {
+        take -= take % TLS_SEAL_MAX;
+        rc = conn_seal(conn, p + off, take);
+        continue;
+      }
+      if (take > TLS_SEAL_MAX - fill)
+        take = TLS_SEAL_MAX - fill;
+      memcpy(stage + fill, p + off, take);
+      fill += take;
+      if (fill == TLS_SEAL_MAX) {
+        rc = conn_seal(conn, stage, fill);
+        fill = 0;
+      }
     }
-    b += ret;
-    n -= (size_t)ret;
-    conn->bytes_out += (uint64_t)ret;
   }
-
-  rc = conn_flush(conn);
+  if (rc == 0 && fill > 0)
+    rc = conn_seal(conn, stage, fill);
+  if (rc == 0)
+    rc = conn_flush(conn);
   if (rc != 0) {
     conn_end(conn, rc);
     return rc;
@@ -770,6 +826,12 @@ int tls_conn_write(struct tls_conn *conn, const void *p, size_t n) {
   if (tls_conn_write_queued(conn) >= conn->conf->limits.write_high)
     conn->above_high = true;
   return 0;
+}
+
+int tls_conn_write(struct tls_conn *conn, const void *p, size_t n) {
+  uv_buf_t buf = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+
+  return tls_conn_writev(conn, &buf, 1);
 }
 
 size_t tls_conn_write_queued(const struct tls_conn *conn) {

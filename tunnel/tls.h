@@ -161,6 +161,13 @@ int tls_conn_prime(struct tls_conn *conn, const void *p, size_t n);
  */
 int tls_conn_write(struct tls_conn *conn, const void *p, size_t n);
 
+/*
+ * The same for `n` pieces, sent in order as if they were one buffer:
+ * small pieces share records, so a frame header and its payload go out
+ * as one record, and the whole call as one write to the socket.
+ */
+int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n);
+
 /* Ciphertext bytes queued that the kernel has not taken yet. */
 size_t tls_conn_write_queued(const struct tls_conn *conn);
 

@@ -677,8 +677,18 @@ static void bulk_client_read(struct side *s, const uint8_t *p, size_t n) {
     tls_conn_shutdown(s->conn);
 }
 
+/* Echoes through tls_conn_writev in uneven pieces (a small one first,
+ * like a frame header), so that gathering into records is checked by the
+ * client's byte-for-byte comparison. */
 static void bulk_server_read(struct side *s, const uint8_t *p, size_t n) {
-  assert_int_equal(tls_conn_write(s->conn, p, n), 0);
+  size_t a = n < 7 ? n : 7, b = a + (n - a) / 3;
+  uv_buf_t bufs[3] = {
+      uv_buf_init((char *)(uintptr_t)p, (unsigned)a),
+      uv_buf_init((char *)(uintptr_t)p + a, (unsigned)(b - a)),
+      uv_buf_init((char *)(uintptr_t)p + b, (unsigned)(n - b)),
+  };
+
+  assert_int_equal(tls_conn_writev(s->conn, bufs, 3), 0);
   if (tls_conn_write_queued(s->conn) > s->max_q)
     s->max_q = tls_conn_write_queued(s->conn);
   if (tls_conn_write_queued(s->conn) >= ECHO_HIGH) {
@@ -724,7 +734,7 @@ static void test_echo_backpressure(void **state) {
   assert_true(w.server.stops >= 1);
   assert_true(w.server.drains >= 1);
   assert_true(w.client.drains >= 1);
-  assert_true(w.server.max_q <= ECHO_HIGH + 17 * 1024);
+  assert_true(w.server.max_q <= ECHO_HIGH + 66 * 1024);
   assert_true(w.client.max_q <= ECHO_HIGH + ECHO_CHUNK + 8 * 1024);
 }
 
