@@ -179,24 +179,21 @@ static void tunnel_down(struct agent_tunnel *t, int err, bool flush) {
 
 /* ---- The mux's callbacks ----------------------------------------------- */
 
-/* Hands one frame to TLS as one record, gathering header and payload. */
+/* Hands frames to TLS as one gathered write (see tls_conn_writev). */
 static int mux_send_cb(void *ctx, const struct mux_piece *pieces, size_t n) {
   struct agent_tunnel *t = ctx;
-  size_t i, len = 0;
+  uv_buf_t bufs[MUX_SEND_PIECES_MAX];
+  size_t i;
   int rc;
 
   if (t->conn == NULL)
     return SP_ECLOSED;
-  if (n == 1) {
-    rc = tls_conn_write(t->conn, pieces[0].p, pieces[0].len);
-  } else {
-    for (i = 0; i < n; i++) {
-      assert(len + pieces[i].len <= sizeof(t->out));
-      memcpy(t->out + len, pieces[i].p, pieces[i].len);
-      len += pieces[i].len;
-    }
-    rc = tls_conn_write(t->conn, t->out, len);
-  }
+  if (n > MUX_SEND_PIECES_MAX)
+    return SP_EUSAGE;
+  for (i = 0; i < n; i++)
+    bufs[i] =
+        uv_buf_init((char *)(uintptr_t)pieces[i].p, (unsigned)pieces[i].len);
+  rc = tls_conn_writev(t->conn, bufs, n);
   if (rc == 0 && tls_conn_write_queued(t->conn) >= TLS_WRITE_HIGH_DEFAULT)
     t->congested = true;
   return rc;
@@ -220,10 +217,10 @@ static void mux_open_cb(void *ctx, struct mux_stream *s,
   stream_open(ctx, s, &open->u.open);
 }
 
-static void mux_data_cb(void *ctx, struct mux_stream *s, const uint8_t *p,
-                        size_t n) {
+static void mux_data_cb(void *ctx, struct mux_stream *s,
+                        const struct mux_piece *pieces, size_t n) {
   (void)ctx;
-  stream_on_data(s, p, n);
+  stream_on_data(s, pieces, n);
 }
 
 static void mux_fin_cb(void *ctx, struct mux_stream *s) {

@@ -62,7 +62,6 @@ struct agent_tunnel {
   bool congested;         /* the TLS write queue reached its high mark */
   bool draining;          /* moving to a renewed certificate: GOAWAY sent */
   uint64_t drain_since;   /* uv_now() when draining began */
-  uint8_t out[TUNNEL_FRAME_MAX]; /* send_cb gathers a frame here */
 };
 
 /* Certificate renewal (agent_renew.c); see the comment at its top. */

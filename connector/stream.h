@@ -21,7 +21,8 @@ struct agent_tunnel;
 void stream_open(struct agent_tunnel *t, struct mux_stream *ms,
                  const struct tunnel_frame_open *open);
 
-void stream_on_data(struct mux_stream *ms, const uint8_t *p, size_t n);
+void stream_on_data(struct mux_stream *ms, const struct mux_piece *pieces,
+                    size_t n);
 void stream_on_fin(struct mux_stream *ms);
 void stream_on_writable(struct mux_stream *ms);
 void stream_on_reset(struct mux_stream *ms, uint32_t code);

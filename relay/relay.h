@@ -82,7 +82,9 @@ struct relay_stream_owner {
 struct relay_stream_ops {
   void (*on_result_cb)(struct relay_stream_owner *o, enum tunnel_result result,
                        const char *addr);
-  void (*on_data_cb)(struct relay_stream_owner *o, const uint8_t *p, size_t n);
+  /* `n` > 0 pieces, in order; see the mux's on_data_cb. */
+  void (*on_data_cb)(struct relay_stream_owner *o,
+                     const struct mux_piece *pieces, size_t n);
   void (*on_fin_cb)(struct relay_stream_owner *o);
   void (*on_writable_cb)(struct relay_stream_owner *o);
   void (*on_reset_cb)(struct relay_stream_owner *o, uint32_t code);

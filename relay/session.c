@@ -264,16 +264,23 @@ static void write_cb(uv_write_t *req, int status) {
     session_close(s, "client", "write", status);
 }
 
-/* Queues bytes for the client; `stream_bytes` of them came from the
-   resource and are reported consumed once written. */
-static int client_send(struct relay_session *s, const void *p, size_t n,
-                       size_t stream_bytes) {
+/* Reports `n` resource bytes forwarded, so the stream's window reopens. */
+static void client_consumed(struct relay_session *s, size_t n) {
+  if (n > 0 && s->stream != NULL)
+    mux_consumed(s->stream, n);
+}
+
+/* Queues `nbufs` pieces for the client, in order; `stream_bytes` of them
+   came from the resource and are reported consumed once written. */
+static int client_sendv(struct relay_session *s, const uv_buf_t *bufs,
+                        size_t nbufs, size_t stream_bytes) {
   struct client_write *w;
+  size_t i, total = 0, skip = 0, at = 0;
   uv_buf_t buf;
   int rc;
 
   if (s->tls != NULL) {
-    rc = tls_conn_write(s->tls, p, n);
+    rc = tls_conn_writev(s->tls, bufs, nbufs);
     if (rc == 0 && stream_bytes > 0 && s->stream != NULL) {
       if (tls_conn_write_queued(s->tls) <= TLS_WRITE_HIGH_DEFAULT)
         mux_consumed(s->stream, stream_bytes);
@@ -282,32 +289,40 @@ static int client_send(struct relay_session *s, const void *p, size_t n,
     }
     return rc;
   }
-  /* With nothing queued, try the kernel at once: most replies and most
-     chunks go out whole, without a request, an allocation or arming the
-     socket for writability. */
+  for (i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  /* With nothing queued, try the kernel at once (one writev): most
+     replies and most chunks go out whole, without a request, an
+     allocation or arming the socket for writability. */
   if (uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0) {
-    uv_buf_t now = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
-
-    rc = uv_try_write((uv_stream_t *)&s->tcp, &now, 1);
-    if (rc == (int)n) {
-      if (stream_bytes > 0 && s->stream != NULL)
-        mux_consumed(s->stream, stream_bytes);
-      return 0;
-    }
+    rc = uv_try_write((uv_stream_t *)&s->tcp, bufs, (unsigned)nbufs);
     if (rc < 0 && rc != UV_EAGAIN)
       return rc;
-    if (rc > 0) {
-      p = (const uint8_t *)p + rc;
-      n -= (size_t)rc;
+    skip = rc > 0 ? (size_t)rc : 0;
+    if (skip == total) {
+      client_consumed(s, stream_bytes);
+      return 0;
     }
   }
-  w = malloc(sizeof(*w) + n);
+  /* The rest is copied into one request. */
+  w = malloc(sizeof(*w) + total - skip);
   if (w == NULL)
     return SP_ENOMEM;
   w->s = s;
   w->stream_bytes = stream_bytes;
-  memcpy(w->data, p, n);
-  buf = uv_buf_init((char *)w->data, (unsigned)n);
+  for (i = 0; i < nbufs; i++) {
+    size_t len = bufs[i].len, off = 0;
+
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    off = skip;
+    skip = 0;
+    memcpy(w->data + at, bufs[i].base + off, len - off);
+    at += len - off;
+  }
+  buf = uv_buf_init((char *)w->data, (unsigned)at);
   rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, &buf, 1, write_cb);
   if (rc != 0)
     free(w);
@@ -315,7 +330,9 @@ static int client_send(struct relay_session *s, const void *p, size_t n,
 }
 
 int session_write(struct relay_session *s, const void *p, size_t n) {
-  return client_send(s, p, n, 0);
+  uv_buf_t buf = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
+
+  return client_sendv(s, &buf, 1, 0);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -467,13 +484,21 @@ static void result_cb(struct relay_stream_owner *o, enum tunnel_result res,
     session_close(s, "relay", "splice", SP_ECLOSED);
 }
 
-static void data_cb(struct relay_stream_owner *o, const uint8_t *p, size_t n) {
+static void data_cb(struct relay_stream_owner *o,
+                    const struct mux_piece *pieces, size_t n) {
   struct relay_session *s = of(o);
+  uv_buf_t bufs[MUX_DATA_PIECES_MAX];
+  size_t i, total = 0;
   int rc;
 
-  s->down += n;
-  s->relay->m.bytes_to_client += n;
-  rc = client_send(s, p, n, n);
+  for (i = 0; i < n && i < MUX_DATA_PIECES_MAX; i++) {
+    bufs[i] =
+        uv_buf_init((char *)(uintptr_t)pieces[i].p, (unsigned)pieces[i].len);
+    total += pieces[i].len;
+  }
+  s->down += total;
+  s->relay->m.bytes_to_client += total;
+  rc = client_sendv(s, bufs, i, total);
   if (rc != 0)
     session_close(s, "client", "write", rc);
 }

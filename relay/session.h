@@ -29,9 +29,13 @@
 #include "relay/socks5.h"
 #include "tunnel/tls.h"
 
-/* Client bytes held while the stream's window is shut, at most. */
-#define SESSION_PENDING_MAX (64 * 1024)
-#define SESSION_READ_SIZE (16 * 1024)
+/* One read from the client: four full DATA frames, which mux_write
+ * sends as one TLS write (docs/tunnel.md, "Batching"). */
+#define SESSION_READ_SIZE (MUX_WRITE_FRAMES * MUX_DEFAULT_MAX_DATA)
+
+/* Client bytes held while the stream's window is shut, at most.  Reading
+ * stops when a read is held, so one read's worth is the most it holds. */
+#define SESSION_PENDING_MAX (2 * SESSION_READ_SIZE)
 
 enum session_kind {
   SESSION_SOCKS,

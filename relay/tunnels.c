@@ -69,14 +69,18 @@ static struct relay_stream_owner *owner(struct mux_stream *s) {
   return mux_stream_user(s);
 }
 
+/* Frames go to TLS as one gathered write (see tls_conn_writev). */
 static int send_cb(void *ctx, const struct mux_piece *pieces, size_t n) {
   struct relay_tunnel *t = ctx;
+  uv_buf_t bufs[MUX_SEND_PIECES_MAX];
   size_t i;
-  int rc = 0;
 
-  for (i = 0; i < n && rc == 0; i++)
-    rc = tls_conn_write(t->tls, pieces[i].p, pieces[i].len);
-  return rc;
+  if (n > sizeof(bufs) / sizeof(bufs[0]))
+    return SP_EUSAGE;
+  for (i = 0; i < n; i++)
+    bufs[i] =
+        uv_buf_init((char *)(uintptr_t)pieces[i].p, (unsigned)pieces[i].len);
+  return tls_conn_writev(t->tls, bufs, n);
 }
 
 static void retire_previous(struct relay_tunnel *t);
@@ -102,9 +106,9 @@ static void open_result_cb(void *ctx, struct mux_stream *s,
   owner(s)->ops->on_result_cb(owner(s), result, text);
 }
 
-static void data_cb(void *ctx, struct mux_stream *s, const uint8_t *p,
-                    size_t n) {
-  owner(s)->ops->on_data_cb(owner(s), p, n);
+static void data_cb(void *ctx, struct mux_stream *s,
+                    const struct mux_piece *pieces, size_t n) {
+  owner(s)->ops->on_data_cb(owner(s), pieces, n);
 }
 
 static void fin_cb(void *ctx, struct mux_stream *s) {

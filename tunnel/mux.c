@@ -192,7 +192,8 @@ int mux_halted(const struct mux *m) {
   return m->send_err;
 }
 
-static int send_pieces(struct mux *m, const struct mux_piece *pc, size_t n) {
+int mux_send_pieces(struct mux *m, const struct mux_piece *pc, size_t n,
+                    unsigned frames) {
   size_t i, total = 0;
   int rc;
 
@@ -206,7 +207,7 @@ static int send_pieces(struct mux *m, const struct mux_piece *pc, size_t n) {
   }
   for (i = 0; i < n; i++)
     total += pc[i].len;
-  m->stats.frames_out++;
+  m->stats.frames_out += frames;
   m->stats.bytes_out += total;
   return 0;
 }
@@ -219,7 +220,7 @@ int mux_send_frame(struct mux *m, const struct tunnel_frame *f) {
     return SP_EUSAGE;
   pc.p = m->out;
   pc.len = n;
-  return send_pieces(m, &pc, 1);
+  return mux_send_pieces(m, &pc, 1, 1);
 }
 
 int mux_send_data(struct mux *m, uint32_t id, const void *p, size_t n,
@@ -232,7 +233,7 @@ int mux_send_data(struct mux *m, uint32_t id, const void *p, size_t n,
   pc[0].len = sizeof(hdr);
   pc[1].p = p;
   pc[1].len = n;
-  return send_pieces(m, pc, n > 0 ? 2 : 1);
+  return mux_send_pieces(m, pc, n > 0 ? 2 : 1, 1);
 }
 
 static int send_goaway(struct mux *m, uint32_t code, const char *detail) {
@@ -349,7 +350,29 @@ static int on_goaway(struct mux *m, const struct tunnel_frame_goaway *g) {
   return 0;
 }
 
+void mux_run_flush(struct mux *m) {
+  struct mux_stream *s = m->run.s;
+  size_t n = m->run.n;
+
+  if (s == NULL)
+    return;
+  m->run.s = NULL;
+  m->run.n = 0;
+  if (s->state != MUX_STREAM_CLOSED && !m->free_pending)
+    m->cb.on_data_cb(m->ctx, s, m->run.pieces, n);
+}
+
+static int extends_run(const struct mux *m, const struct tunnel_frame *f) {
+  return f->type == TUNNEL_DATA && m->run.s != NULL &&
+         m->run.s->id == f->stream;
+}
+
 static int dispatch(struct mux *m, const struct tunnel_frame *f) {
+  if (!extends_run(m, f)) {
+    mux_run_flush(m);
+    if (m->free_pending)
+      return 0;
+  }
   m->stats.frames_in++;
   if (!m->hello_received && f->type != TUNNEL_HELLO)
     return mux_tunnel_error(m, TUNNEL_GOAWAY_PROTOCOL, "frame_before_hello");
@@ -427,7 +450,12 @@ static int feed_direct(struct mux *m, const uint8_t **p, size_t *n) {
 
   rc = tunnel_frame_decode(*p, *n, &f, &used, &fault);
   if (rc == SP_EINCOMPLETE) {
-    /* A frame shorter than TUNNEL_FRAME_MAX, its header already checked. */
+    /* A frame shorter than TUNNEL_FRAME_MAX, its header already checked.
+       The run may borrow from `in` (a frame completed there): hand it
+       over before `in` is reused. */
+    mux_run_flush(m);
+    if (m->free_pending)
+      return 0;
     memcpy(m->in, *p, *n);
     m->in_len = *n;
     *p += *n;
@@ -460,6 +488,7 @@ int mux_feed(struct mux *m, const uint8_t *p, size_t n) {
     else
       rc = feed_direct(m, &p, &n);
   }
+  mux_run_flush(m);
   if (rc == 0 && !m->free_pending)
     rc = mux_halted(m);
   mux_leave(m);

@@ -41,6 +41,14 @@
 /* Default largest DATA payload sent: header and payload fit one record. */
 #define MUX_DEFAULT_MAX_DATA (TUNNEL_MAX_PAYLOAD - TUNNEL_HEADER_SIZE)
 
+/* DATA frames mux_write hands to one send_cb (64 KiB of payload at the
+ * default max_data), and so the most pieces send_cb gets. */
+#define MUX_WRITE_FRAMES 4
+#define MUX_SEND_PIECES_MAX (2 * MUX_WRITE_FRAMES)
+
+/* The most pieces one on_data_cb gets. */
+#define MUX_DATA_PIECES_MAX 8
+
 struct mux;
 struct mux_stream;
 
@@ -87,12 +95,12 @@ struct mux_piece {
  */
 struct mux_callbacks {
   /*
-   * Required.  Writes one frame, given as `n` pieces (1 or 2: for DATA a
-   * header and the very bytes passed to mux_write), in order, before the
-   * next call.  It must take the bytes (copy or encrypt them) before it
-   * returns.  Returns 0 or a negative code; after a failure the mux sends
-   * nothing more and its calls return that code.  It must not call mux
-   * functions.
+   * Required.  Writes one or more whole frames, given as `n` pieces in
+   * order (for DATA, each frame's header and then the very bytes passed
+   * to mux_write), before the next call.  It must take the bytes (copy or
+   * encrypt them) before it returns.  Returns 0 or a negative code; after a
+   * failure the mux sends nothing more and its calls return that code.  It must
+   * not call mux functions.
    */
   int (*send_cb)(void *ctx, const struct mux_piece *pieces, size_t n);
 
@@ -116,12 +124,14 @@ struct mux_callbacks {
                             enum tunnel_result result, struct tunnel_str addr);
 
   /*
-   * Required: `n` > 0 bytes arrived on `s`.  They are borrowed: copy or
-   * forward them now.  The window they used is granted again only once
-   * the owner reports them with mux_consumed.
+   * Required: bytes arrived on `s`, in `n` > 0 pieces of at least one
+   * byte each, in order (the payloads of consecutive DATA frames from one
+   * read of the tunnel, so that they can go on in one gathered write).
+   * They are borrowed: copy or forward them now.  The window they used
+   * is granted again only once the owner reports them with mux_consumed.
    */
-  void (*on_data_cb)(void *ctx, struct mux_stream *s, const uint8_t *p,
-                     size_t n);
+  void (*on_data_cb)(void *ctx, struct mux_stream *s,
+                     const struct mux_piece *pieces, size_t n);
 
   /* The peer's FIN arrived after all its data; may be NULL. */
   void (*on_fin_cb)(void *ctx, struct mux_stream *s);

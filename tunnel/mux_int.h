@@ -39,6 +39,21 @@ struct mux_table {
   uint32_t count;
 };
 
+/*
+ * DATA payloads for one stream, decoded from the current input and not
+ * yet handed to the owner: consecutive DATA frames of a stream go to
+ * on_data_cb in one call.  The pieces borrow from the input, so the run
+ * is flushed before that input is gone, before any other frame is
+ * dispatched and before any other callback, so owners see events in the
+ * order they came.
+ */
+
+struct mux_run {
+  struct mux_stream *s; /* NULL when empty */
+  size_t n;
+  struct mux_piece pieces[MUX_DATA_PIECES_MAX];
+};
+
 struct mux {
   struct mux_config cfg; /* string pointers point at the copies below */
   struct mux_callbacks cb;
@@ -65,10 +80,14 @@ struct mux {
   uint8_t started, hello_received, goaway_sent, goaway_received;
   uint8_t rx_seen;      /* bytes arrived since the last tick */
   uint8_t free_pending; /* mux_free was called; every call now fails */
+  struct mux_run run;   /* DATA awaiting delivery (mux_run_flush) */
   size_t in_len;        /* bytes of a partial frame held in `in` */
   uint8_t in[TUNNEL_FRAME_MAX];
   uint8_t out[TUNNEL_FRAME_MAX]; /* scratch for encoding control frames */
 };
+
+/* Hands the pending run, if any, to its stream's owner. */
+void mux_run_flush(struct mux *m);
 
 /* The role of the other end. */
 enum tunnel_role mux_peer_role(const struct mux *m);
@@ -87,6 +106,10 @@ int mux_send_frame(struct mux *m, const struct tunnel_frame *f);
 
 /* Sends one DATA frame: a header, then `n` bytes at `p` not copied. */
 int mux_send_data(struct mux *m, uint32_t id, const void *p, size_t n, int fin);
+
+/* Sends `frames` whole frames given as `n` pieces in one send_cb. */
+int mux_send_pieces(struct mux *m, const struct mux_piece *pc, size_t n,
+                    unsigned frames);
 
 /* Sends GOAWAY `code`, logs the tunnel error, makes it sticky: SP_EPROTO. */
 int mux_tunnel_error(struct mux *m, uint32_t code, const char *detail);

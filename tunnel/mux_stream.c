@@ -224,28 +224,56 @@ static void remote_fin(struct mux_stream *s) {
     m->cb.on_fin_cb(m->ctx, s);
 }
 
+/* Why a DATA frame of `len` bytes may not arrive on `s` now, or 0. */
+static uint32_t data_fault(const struct mux_stream *s, size_t len) {
+  /* No DATA before the result is out, or after the peer's FIN. */
+  if (s->state != MUX_STREAM_OPEN && s->state != MUX_STREAM_LOCAL_FIN)
+    return TUNNEL_RESET_PROTOCOL;
+  if (len > s->recv_window)
+    return TUNNEL_RESET_FLOW_CONTROL;
+  return 0;
+}
+
+/*
+ * Takes the payload into the run (see struct mux_run); mux_run_flush
+ * hands it over.  Before a fault is judged the run goes out, since the
+ * owner may consume bytes and so reopen the window.
+ */
 static int on_data(struct mux_stream *s, const struct tunnel_frame *f) {
   struct mux *m = s->mux;
   size_t len = f->u.data.len;
+  uint32_t fault = data_fault(s, len);
 
-  /* No DATA before the result is out, or after the peer's FIN. */
-  if (s->state != MUX_STREAM_OPEN && s->state != MUX_STREAM_LOCAL_FIN)
-    return stream_error(s, TUNNEL_RESET_PROTOCOL);
-  if (len > s->recv_window)
-    return stream_error(s, TUNNEL_RESET_FLOW_CONTROL);
+  if (fault != 0 && m->run.s != NULL) {
+    mux_run_flush(m);
+    if (s->state == MUX_STREAM_CLOSED || m->free_pending)
+      return 0;
+    fault = data_fault(s, len);
+  }
+  if (fault != 0)
+    return stream_error(s, fault);
 
   s->recv_window -= (uint32_t)len;
   s->buffered += (uint32_t)len;
   s->data_in += len;
   m->stats.data_in += len;
   if (len > 0) {
-    m->cb.on_data_cb(m->ctx, s, f->u.data.p, len);
+    if (m->run.n == MUX_DATA_PIECES_MAX)
+      mux_run_flush(m);
+    if (s->state == MUX_STREAM_CLOSED || m->free_pending)
+      return 0;
+    m->run.s = s;
+    m->run.pieces[m->run.n].p = f->u.data.p;
+    m->run.pieces[m->run.n].len = len;
+    m->run.n++;
+  }
+  if (f->flags & TUNNEL_FLAG_FIN) {
+    mux_run_flush(m);
     /* The callback may have closed the stream or freed the mux. */
     if (s->state == MUX_STREAM_CLOSED || m->free_pending)
       return 0;
-  }
-  if (f->flags & TUNNEL_FLAG_FIN)
     remote_fin(s);
+  }
   return 0;
 }
 
@@ -411,10 +439,17 @@ int mux_open_result(struct mux_stream *s, enum tunnel_result result,
   return 0;
 }
 
+/*
+ * Sends up to MUX_WRITE_FRAMES DATA frames per send_cb, so that a large
+ * write leaves as one gathered TLS write.
+ */
 int mux_write(struct mux_stream *s, const void *p, size_t n) {
   struct mux *m = s->mux;
   const uint8_t *b = p;
-  size_t allow, chunk, sent;
+  uint8_t hdr[MUX_WRITE_FRAMES][TUNNEL_HEADER_SIZE];
+  struct mux_piece pc[2 * MUX_WRITE_FRAMES];
+  size_t allow, chunk, batch, sent;
+  unsigned frames;
   int rc;
 
   if (s->state == MUX_STREAM_CLOSED)
@@ -425,14 +460,25 @@ int mux_write(struct mux_stream *s, const void *p, size_t n) {
     return SP_EUSAGE;
 
   allow = n < s->send_window ? n : s->send_window;
-  for (sent = 0; sent < allow; sent += chunk) {
-    chunk = allow - sent < m->cfg.max_data ? allow - sent : m->cfg.max_data;
-    rc = mux_send_data(m, s->id, b + sent, chunk, 0);
+  for (sent = 0; sent < allow; sent += batch) {
+    for (frames = 0, batch = 0;
+         frames < MUX_WRITE_FRAMES && sent + batch < allow; frames++) {
+      chunk = allow - sent - batch;
+      if (chunk > m->cfg.max_data)
+        chunk = m->cfg.max_data;
+      tunnel_frame_encode_data_header(hdr[frames], s->id, chunk, 0);
+      pc[2 * frames].p = hdr[frames];
+      pc[2 * frames].len = TUNNEL_HEADER_SIZE;
+      pc[2 * frames + 1].p = b + sent + batch;
+      pc[2 * frames + 1].len = chunk;
+      batch += chunk;
+    }
+    rc = mux_send_pieces(m, pc, 2 * frames, frames);
     if (rc != 0)
       return rc;
-    s->send_window -= (uint32_t)chunk;
-    s->data_out += chunk;
-    m->stats.data_out += chunk;
+    s->send_window -= (uint32_t)batch;
+    s->data_out += batch;
+    m->stats.data_out += batch;
   }
   if (allow < n)
     s->want_write = 1;

@@ -110,15 +110,22 @@ static void on_open_result(void *ctx, struct mux_stream *s,
   CHECK(result <= TUNNEL_RESULT_ERROR);
 }
 
-static void on_data(void *ctx, struct mux_stream *s, const uint8_t *p,
-                    size_t n) {
+static void on_data(void *ctx, struct mux_stream *s,
+                    const struct mux_piece *pieces, size_t n) {
   struct harness *h = ctx;
+  const uint8_t *p = pieces[0].p;
+  size_t i, total = 0;
   int k;
 
-  CHECK(n > 0 && mux_stream_state(s) != MUX_STREAM_CLOSED);
+  CHECK(n > 0 && n <= MUX_DATA_PIECES_MAX &&
+        mux_stream_state(s) != MUX_STREAM_CLOSED);
+  for (i = 0; i < n; i++) {
+    CHECK(pieces[i].len > 0);
+    total += pieces[i].len;
+  }
   if (p[0] == 'H')
     return;
-  CHECK(mux_consumed(s, n) == 0);
+  CHECK(mux_consumed(s, total) == 0);
   if (p[0] == 'R') {
     CHECK(mux_reset(s, TUNNEL_RESET_CANCEL) == 0);
   } else if (p[0] == 'F') {
@@ -128,8 +135,12 @@ static void on_data(void *ctx, struct mux_stream *s, const uint8_t *p,
     mux_free(h->m);
     h->m = NULL;
   } else {
-    k = mux_write(s, p, n);
-    CHECK((k >= 0 && (size_t)k <= n) || k == SP_EUSAGE);
+    for (i = 0; i < n; i++) {
+      k = mux_write(s, pieces[i].p, pieces[i].len);
+      CHECK((k >= 0 && (size_t)k <= pieces[i].len) || k == SP_EUSAGE);
+      if (k != (int)pieces[i].len)
+        break;
+    }
   }
 }
 
