@@ -51,7 +51,7 @@
 
 /* Flow control: the largest window, and the proposed initial window. */
 #define TUNNEL_WINDOW_MAX 0x7fffffffu
-#define TUNNEL_INITIAL_WINDOW (256u * 1024u)
+#define TUNNEL_INITIAL_WINDOW (1024u * 1024u)
 
 /* Liveness: ping after this much silence; give up after this much. */
 #define TUNNEL_PING_INTERVAL_MS 5000

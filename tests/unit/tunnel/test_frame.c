@@ -71,7 +71,7 @@ static void test_hello_open_result(void **state) {
 
   fill_open(&f);
   round_trip(&f, &g);
-  assert_int_equal(g.u.open.window, 256 * 1024);
+  assert_int_equal(g.u.open.window, TUNNEL_INITIAL_WINDOW);
   assert_true(g.u.open.expires == 1796288400);
   assert_str(g.u.open.dest, "wiki.corp:443");
   assert_str(g.u.open.user, "alice");
