@@ -52,6 +52,7 @@
 
 #include <assert.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "tunnel/batch.h"
 #include "tunnel/tls_int.h"
 
 /* The largest record's plaintext, each way. */
@@ -140,10 +142,12 @@ struct tls_conn {
   bool pin_ok;       /* pinned mode: pin_check() passed */
   uint64_t bytes_in; /* plaintext, for the closing log line */
   uint64_t bytes_out;
-  struct tls_out *out; /* the chunk being filled; owned */
-  size_t out_hint;     /* size of the next chunk */
-  unsigned char *in;   /* TLS_IN_MAX bytes, or NULL when empty; owned */
-  size_t in_off;       /* `in` holds bytes [in_off, in_len) */
+  struct batch *batch;          /* flushes writes before the loop waits */
+  struct batch_item flush_item; /* queued while `out` waits for it */
+  struct tls_out *out;          /* the chunk being filled; owned */
+  size_t out_hint;              /* size of the next chunk */
+  unsigned char *in; /* TLS_IN_MAX bytes, or NULL when empty; owned */
+  size_t in_off;     /* `in` holds bytes [in_off, in_len) */
   size_t in_len;
 };
 
@@ -205,6 +209,7 @@ static void close_cb(uv_handle_t *handle) {
   assert(conn->closing > 0);
   if (--conn->closing > 0)
     return;
+  batch_cancel(&conn->flush_item);
   conn->cbs.on_close(conn, conn->err);
   mbedtls_ssl_free(&conn->ssl);
   free(conn->out);
@@ -261,6 +266,7 @@ static void conn_end(struct tls_conn *conn, int err) {
     return;
   conn_set_state(conn, TLS_CLOSING);
   conn->err = err;
+  batch_cancel(&conn->flush_item);
   (void)conn_flush(conn);
   sp_debug("tls", "close", "tls=%llu err=%s in=%llu out=%llu",
            (unsigned long long)conn->id, err_name(err, name, sizeof(name)),
@@ -282,9 +288,18 @@ static void conn_fail(struct tls_conn *conn, int err) {
     conn->cbs.on_handshake(conn, err);
 }
 
+/* Tells the caller once the queue, having reached write_high, is low. */
+static void conn_check_drain(struct tls_conn *conn) {
+  if (conn->above_high && conn->state == TLS_OPEN &&
+      tls_conn_write_queued(conn) <= conn->conf->limits.write_low) {
+    conn->above_high = false;
+    if (conn->cbs.on_drain != NULL)
+      conn->cbs.on_drain(conn);
+  }
+}
+
 static void write_cb(uv_write_t *req, int status) {
   struct tls_conn *conn = req->handle->data;
-  const struct tls_limits *l = &conn->conf->limits;
 
   free((struct tls_out *)req);
   if (status < 0) {
@@ -292,12 +307,22 @@ static void write_cb(uv_write_t *req, int status) {
       conn_fail(conn, status);
     return;
   }
-  if (conn->above_high && conn->state == TLS_OPEN &&
-      tls_conn_write_queued(conn) <= l->write_low) {
-    conn->above_high = false;
-    if (conn->cbs.on_drain != NULL)
-      conn->cbs.on_drain(conn);
-  }
+  conn_check_drain(conn);
+}
+
+/* The batch's turn: the chunk written since the last flush goes out. */
+static void batch_flush_cb(struct batch_item *it) {
+  struct tls_conn *conn =
+      (struct tls_conn *)((char *)it - offsetof(struct tls_conn, flush_item));
+  int rc;
+
+  if (conn->state != TLS_OPEN)
+    return;
+  rc = conn_flush(conn);
+  if (rc != 0)
+    conn_end(conn, rc);
+  else
+    conn_check_drain(conn);
 }
 
 /* mbedTLS's send callback: appends to the chunk being filled. */
@@ -472,6 +497,7 @@ static void conn_update_reading(struct tls_conn *conn) {
 static void conn_shutdown(struct tls_conn *conn, int err) {
   int ret, rc;
 
+  batch_cancel(&conn->flush_item);
   conn_set_state(conn, TLS_SHUTDOWN);
   conn->err = err;
   conn_in_drop(conn);
@@ -795,7 +821,9 @@ int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n) {
 
   for (i = 0; i < n; i++)
     total += bufs[i].len;
-  conn->out_hint = write_hint(total);
+  /* Batched, the chunk is made whole-size so that the records of later
+     calls join it before the flush. */
+  conn->out_hint = conn->batch != NULL ? TLS_OUT_CHUNK : write_hint(total);
   for (i = 0; i < n && rc == 0; i++) {
     p = (const unsigned char *)bufs[i].base;
     for (off = 0; off < bufs[i].len && rc == 0; off += take) {
@@ -817,7 +845,9 @@ int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n) {
   }
   if (rc == 0 && fill > 0)
     rc = conn_seal(conn, stage, fill);
-  if (rc == 0)
+  if (rc == 0 && conn->batch != NULL && conn->out != NULL)
+    batch_add(conn->batch, &conn->flush_item, batch_flush_cb);
+  else if (rc == 0)
     rc = conn_flush(conn);
   if (rc != 0) {
     conn_end(conn, rc);
@@ -832,6 +862,17 @@ int tls_conn_write(struct tls_conn *conn, const void *p, size_t n) {
   uv_buf_t buf = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
 
   return tls_conn_writev(conn, &buf, 1);
+}
+
+void tls_conn_set_batch(struct tls_conn *conn, struct batch *b) {
+  int rc;
+
+  if (b == NULL && conn->batch != NULL) {
+    batch_cancel(&conn->flush_item);
+    if (conn->state == TLS_OPEN && (rc = conn_flush(conn)) != 0)
+      conn_end(conn, rc);
+  }
+  conn->batch = b;
 }
 
 size_t tls_conn_write_queued(const struct tls_conn *conn) {

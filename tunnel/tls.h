@@ -168,6 +168,16 @@ int tls_conn_write(struct tls_conn *conn, const void *p, size_t n);
  */
 int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n);
 
+/*
+ * Lets `b` flush what tls_conn_write() and tls_conn_writev() seal, once
+ * per loop iteration before the loop waits, instead of at every call:
+ * the records of many calls (many streams' frames on a tunnel) then
+ * leave in one write.  Full chunks of four records still leave at once.
+ * NULL flushes what waits and goes back to flushing at every call.
+ */
+struct batch;
+void tls_conn_set_batch(struct tls_conn *conn, struct batch *b);
+
 /* Ciphertext bytes queued that the kernel has not taken yet. */
 size_t tls_conn_write_queued(const struct tls_conn *conn);
 
