@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,13 @@
 #include <unistd.h>
 
 static enum sp_log_level log_level = SP_LOG_INFO;
+
+/* Held lines.  Worker threads log too (logins), hence the lock. */
+#define LOG_HOLD_MAX (32 * 1024)
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hold_on;
+static size_t hold_len;
+static char hold_buf[LOG_HOLD_MAX];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -16,6 +24,49 @@ void sp_log_set_level(enum sp_log_level level) {
 
 enum sp_log_level sp_log_get_level(void) {
   return log_level;
+}
+
+static void emit(const char *p, size_t n) {
+  if (n > 0 && write(STDERR_FILENO, p, n) < 0)
+    return;
+}
+
+/* Called with hold_lock held. */
+static void flush_locked(void) {
+  emit(hold_buf, hold_len);
+  hold_len = 0;
+}
+
+void sp_log_flush(void) {
+  pthread_mutex_lock(&hold_lock);
+  flush_locked();
+  pthread_mutex_unlock(&hold_lock);
+}
+
+void sp_log_hold(int on) {
+  pthread_mutex_lock(&hold_lock);
+  if (!on)
+    flush_locked();
+  hold_on = on;
+  pthread_mutex_unlock(&hold_lock);
+}
+
+/* One line: held, or written with one write() so that lines stay whole
+   when threads log at once. */
+static void put_line(enum sp_log_level level, const char *line, size_t n) {
+  pthread_mutex_lock(&hold_lock);
+  if (!hold_on) {
+    pthread_mutex_unlock(&hold_lock);
+    emit(line, n);
+    return;
+  }
+  if (hold_len + n > sizeof(hold_buf))
+    flush_locked();
+  memcpy(hold_buf + hold_len, line, n);
+  hold_len += n;
+  if (level >= SP_LOG_WARN)
+    flush_locked();
+  pthread_mutex_unlock(&hold_lock);
 }
 
 static size_t log_stamp(char *out, size_t n) {
@@ -40,7 +91,6 @@ void sp_log(enum sp_log_level level, const char *mod, const char *ev,
   if (level < log_level)
     return;
 
-  /* One write() per line keeps lines whole when threads log at once. */
   len = log_stamp(line, sizeof(line) - 1);
   len += snprintf(line + len, sizeof(line) - 1 - len, " lvl=%s mod=%s ev=%s",
                   level_names[level], mod, ev);
@@ -55,8 +105,7 @@ void sp_log(enum sp_log_level level, const char *mod, const char *ev,
   if (len > sizeof(line) - 2)
     len = sizeof(line) - 2;
   line[len++] = '\n';
-  if (write(STDERR_FILENO, line, len) < 0)
-    return;
+  put_line(level, line, len);
 }
 
 const char *sp_log_quote(char *out, size_t n, const char *s) {

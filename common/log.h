@@ -22,6 +22,16 @@ enum sp_log_level {
 void sp_log_set_level(enum sp_log_level level);
 enum sp_log_level sp_log_get_level(void);
 
+/*
+ * Held mode, for a daemon's event loop: debug and info lines wait in
+ * memory for sp_log_flush(), which the loop calls once per iteration, so
+ * the lines of one iteration leave in one write.  A warning or an error
+ * flushes at once, with everything before it, so the line that explains
+ * a failure is never left in memory.  Ending held mode flushes.
+ */
+void sp_log_hold(int on);
+void sp_log_flush(void);
+
 /* `fields` is a printf format for the key=value part; it may be "". */
 void sp_log(enum sp_log_level level, const char *mod, const char *ev,
             const char *fields, ...) __attribute__((format(printf, 4, 5)));
