@@ -412,6 +412,7 @@ static void connect_cb(uv_connect_t *req, int status) {
     dial_close(t, rc);
     return;
   }
+  tls_conn_set_batch(t->conn, &t->agent->batch);
   t->conf = t->agent->tls;
   tunnel_set_state(t, AGENT_TUNNEL_HANDSHAKE);
 }
@@ -618,6 +619,11 @@ static int agent_prepare(struct agent *a, char *err, size_t errn) {
   return 0;
 }
 
+static void flush_log_cb(void *data) {
+  (void)data;
+  sp_log_flush();
+}
+
 int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   struct agent a;
   uv_loop_t loop;
@@ -639,12 +645,18 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, signal_cb, SIGINT);
   uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
+  batch_init(&a.batch, &loop, flush_log_cb, NULL);
+  sp_log_hold(1);
   log_start(&a);
   for (i = 0; i < o->tunnels; i++)
     tunnel_init(&a, &a.tunnels[i], i + 1);
   agent_renew_start(&a);
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  batch_run(&a.batch);
+  batch_close(&a.batch);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  sp_log_hold(0);
   rc = uv_loop_close(&loop);
   if (rc != 0)
     uv_walk(&loop, walk_cb, NULL);

@@ -12,6 +12,7 @@
 
 #include "connector/agent.h"
 #include "connector/backoff.h"
+#include "tunnel/batch.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
 #include "tunnel/pki.h"
@@ -87,6 +88,7 @@ struct agent {
   struct tls_conf *tls;          /* owned: the role new tunnels use */
   struct agent_tunnel *tunnels;  /* owned, opts->tunnels of them */
   uv_signal_t sigint, sigterm;
+  struct batch batch; /* TLS writes and log lines: once per iteration */
   struct agent_renew renew;
   bool stopping; /* a signal came: no new attempt, no new stream */
 };

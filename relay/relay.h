@@ -22,6 +22,7 @@
 #include "relay/config.h"
 #include "relay/listen.h"
 #include "relay/metrics.h"
+#include "tunnel/batch.h"
 #include "tunnel/mux.h"
 #include "tunnel/pki.h"
 
@@ -49,6 +50,7 @@ struct relay {
   struct listener socks, http, https, connectors, metrics;
   uv_timer_t tick;
   uv_signal_t sigint, sigterm, sighup;
+  struct batch batch; /* TLS writes and log lines: once per iteration */
   struct sp_audit audit;
   struct relay_metrics m;
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */

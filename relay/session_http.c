@@ -176,6 +176,7 @@ int https_start_tls(struct relay_session *s) {
     s->tls = NULL;
     return rc;
   }
+  tls_conn_set_batch(s->tls, &s->relay->batch);
   s->tls_owned = 1;
   s->reading = 1;
   return 0;

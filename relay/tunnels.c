@@ -381,6 +381,7 @@ void relay_tunnel_accept(struct listener *l) {
     uv_close((uv_handle_t *)&t->tcp, free_tcp_cb);
     return;
   }
+  tls_conn_set_batch(t->tls, &r->batch);
   r->m.connections[METRICS_CONNECTORS]++;
   listen_peer(&t->tcp, t->peer, ip);
   t->next = r->tunnels;
