@@ -26,9 +26,9 @@
  *
  *   new -> resolving -> dialing -> open -> closing;  any -> closing
  *
- * Splicing.  Destination to relay: alloc_cb hands libuv a buffer no
- * larger than the stream's send window (and at most STREAM_READ_MAX),
- * read_cb forwards it with mux_write() and frees it.  With no window, or
+ * Splicing.  Destination to relay: alloc_cb hands libuv the loop's one
+ * read buffer, cut to the stream's send window (at most STREAM_READ_MAX),
+ * and read_cb forwards what came with mux_write().  With no window, or
  * with the tunnel's TLS queue over its high mark, alloc_cb gives no
  * buffer, libuv answers UV_ENOBUFS and reading stops until on_writable or
  * the tunnel drains; when it is the window that ran out, the stream
@@ -398,8 +398,16 @@ static void stream_update_reading(struct stream *s) {
   s->reading = true;
 }
 
-/* A buffer only as large as the window; none when the stream may not
- * send, which makes libuv report UV_ENOBUFS. */
+/*
+ * Every destination read lands in this one buffer: the connector reads
+ * on one loop, libuv runs each alloc_cb's read_cb before the next
+ * alloc_cb, and mux_write() seals what read_cb is given into records
+ * before it returns.  So no read costs an allocation.
+ */
+static char read_buf[STREAM_READ_MAX];
+
+/* As much of the buffer as the window allows; none when the stream may
+ * not send, which makes libuv report UV_ENOBUFS. */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   struct stream *s = h->data;
   size_t n = 0;
@@ -408,8 +416,7 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   if (stream_may_read(s))
     n = mux_window(s->ms) < STREAM_READ_MAX ? mux_window(s->ms)
                                             : STREAM_READ_MAX;
-  buf->base = n > 0 ? malloc(n) : NULL;
-  buf->len = buf->base != NULL ? n : 0;
+  *buf = uv_buf_init(n > 0 ? read_buf : NULL, (unsigned)n);
 }
 
 /* The destination ended its side: pass the FIN on. */
@@ -445,13 +452,10 @@ static void read_cb(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf) {
 
   if (nread > 0 && s->state == STREAM_OPEN && s->ms != NULL)
     stream_forward(s, buf->base, (size_t)nread);
-  free(buf->base);
   if (nread == 0 || s->state != STREAM_OPEN)
     return;
 
-  if (nread == UV_ENOBUFS && stream_may_read(s))
-    stream_close(s, STREAM_SIDE_CONNECTOR, SP_ENOMEM); /* malloc failed */
-  else if (nread == UV_EOF)
+  if (nread == UV_EOF)
     stream_dest_eof(s);
   else if (nread < 0 && nread != UV_ENOBUFS)
     stream_close(s, STREAM_SIDE_DEST, (int)nread);
