@@ -12,6 +12,8 @@
  *     TLS: at once unless TLS's queue is above its high-water mark, else
  *     on drain), so a slow client shuts only its own stream's window.
  */
+#include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@ void session_set_state(struct relay_session *s, enum session_state to) {
 }
 
 static const struct relay_stream_ops stream_ops;
+static void reply_flush(struct relay_session *s);
 
 struct relay_session *session_new(struct relay *r, enum session_kind kind) {
   struct relay_session *s = calloc(1, sizeof(*s));
@@ -80,6 +83,8 @@ void session_release(struct relay_session *s) {
     return;
   }
   unlink_session(s);
+  batch_cancel(&s->reply_item);
+  free(s->reply);
   sp_wbuf_free(&s->body);
   if (s->socks != NULL)
     socks5_wipe(s->socks);
@@ -98,8 +103,10 @@ static void tcp_closed_cb(uv_handle_t *h) {
 }
 
 void session_close_tcp(struct relay_session *s) {
-  if (!uv_is_closing((uv_handle_t *)&s->tcp))
+  if (!uv_is_closing((uv_handle_t *)&s->tcp)) {
+    reply_flush(s);
     uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb);
+  }
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status) {
@@ -117,6 +124,7 @@ static void shutdown_client(struct relay_session *s) {
 
   if (s->shut_wr)
     return;
+  reply_flush(s);
   s->shut_wr = 1;
   req = malloc(sizeof(*req));
   if (req != NULL) {
@@ -272,8 +280,8 @@ static void client_consumed(struct relay_session *s, size_t n) {
 
 /* Queues `nbufs` pieces for the client, in order; `stream_bytes` of them
    came from the resource and are reported consumed once written. */
-static int client_sendv(struct relay_session *s, const uv_buf_t *bufs,
-                        size_t nbufs, size_t stream_bytes) {
+static int client_writev(struct relay_session *s, const uv_buf_t *bufs,
+                         size_t nbufs, size_t stream_bytes) {
   struct client_write *w;
   size_t i, total = 0, skip = 0, at = 0;
   uv_buf_t buf;
@@ -329,15 +337,71 @@ static int client_sendv(struct relay_session *s, const uv_buf_t *bufs,
   return rc;
 }
 
+/* client_writev, after the held reply if there is one. */
+static int client_sendv(struct relay_session *s, const uv_buf_t *bufs,
+                        size_t nbufs, size_t stream_bytes) {
+  uv_buf_t all[MUX_DATA_PIECES_MAX + 1];
+  uint8_t *reply = s->reply;
+  int rc;
+
+  if (reply == NULL)
+    return client_writev(s, bufs, nbufs, stream_bytes);
+  /* A held reply goes first, in the same write. */
+  assert(nbufs <= MUX_DATA_PIECES_MAX);
+  batch_cancel(&s->reply_item);
+  s->reply = NULL;
+  all[0] = uv_buf_init((char *)reply, (unsigned)s->reply_len);
+  if (nbufs > 0)
+    memcpy(all + 1, bufs, nbufs * sizeof(*bufs));
+  rc = client_writev(s, all, nbufs + 1, stream_bytes);
+  free(reply);
+  return rc;
+}
+
+/* The batch's turn: no resource bytes came to take the reply along. */
+static void reply_run_cb(struct batch_item *it) {
+  struct relay_session *s =
+      (struct relay_session *)((char *)it -
+                               offsetof(struct relay_session, reply_item));
+
+  if (s->reply != NULL && client_sendv(s, NULL, 0, 0) != 0)
+    session_close(s, "client", "reply", SP_ECLOSED);
+}
+
+static void reply_flush(struct relay_session *s) {
+  if (s->reply != NULL && client_sendv(s, NULL, 0, 0) != 0)
+    sp_debug("session", "reply_lost", "sid=%u", s->sid);
+}
+
+int session_reply(struct relay_session *s, const void *p, size_t n) {
+  if (s->tls != NULL || s->reply != NULL ||
+      (s->reply = malloc(n)) == NULL) /* TLS batches on its own */
+    return session_write(s, p, n);
+  memcpy(s->reply, p, n);
+  s->reply_len = n;
+  batch_add(&s->relay->batch, &s->reply_item, reply_run_cb);
+  return 0;
+}
+
 int session_write(struct relay_session *s, const void *p, size_t n) {
   uv_buf_t buf = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
 
   return client_sendv(s, &buf, 1, 0);
 }
 
+/*
+ * Every client read lands in this one buffer.  The relay reads on one
+ * loop, libuv runs each alloc_cb's read_cb before the next alloc_cb, and
+ * what read_cb is given is sealed into TLS records or copied to
+ * `pending` before it returns, so one buffer serves every session and
+ * no read costs an allocation (or, freed again, the heap's top).
+ */
+static char read_buf[SESSION_READ_SIZE];
+
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  buf->base = malloc(SESSION_READ_SIZE);
-  buf->len = buf->base ? SESSION_READ_SIZE : 0;
+  (void)h;
+  (void)hint;
+  *buf = uv_buf_init(read_buf, sizeof(read_buf));
 }
 
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
@@ -349,7 +413,6 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     session_client_eof(s);
   else if (n < 0)
     session_close(s, "client", state_names[s->state], (int)n);
-  free(buf->base);
 }
 
 void session_read(struct relay_session *s, int on) {

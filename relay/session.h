@@ -91,6 +91,9 @@ struct relay_session {
   char dialled[TUNNEL_ADDR_MAX + 1];
 
   /* The splice. */
+  uint8_t *reply; /* owns: plain TCP: the success reply, held (session_reply) */
+  size_t reply_len;
+  struct batch_item reply_item; /* queued while `reply` is held */
   uint8_t *pending; /* owns: client bytes the window did not take yet */
   size_t pending_len;
   size_t unconsumed; /* HTTPS: bytes to report once TLS drains */
@@ -126,6 +129,14 @@ void session_close(struct relay_session *s, const char *side, const char *phase,
 void session_set_state(struct relay_session *s, enum session_state to);
 const char *session_state_name(enum session_state state);
 int session_write(struct relay_session *s, const void *p, size_t n);
+/*
+ * Sends the reply that opens the splice (SOCKS5 succeeded, HTTP 200).
+ * On plain TCP it is held until the first bytes of the resource, which
+ * usually come in the same loop iteration, and leaves with them in one
+ * write (one segment, one wake-up of the client); else it leaves before
+ * the loop next waits.  Anything written after it goes after it.
+ */
+int session_reply(struct relay_session *s, const void *p, size_t n);
 void session_read(struct relay_session *s, int on);
 void session_client_input(struct relay_session *s, const uint8_t *p, size_t n);
 void session_client_eof(struct relay_session *s);

@@ -99,7 +99,7 @@ void http_result(struct relay_session *s, const char *proxy_error) {
     resp.status = 200;
     resp.tunnel = 1;
     n = httpc_response_format(&resp, head, sizeof(head));
-    if (n <= 0 || session_write(s, head, (size_t)n) != 0)
+    if (n <= 0 || session_reply(s, head, (size_t)n) != 0)
       session_close(s, "client", "reply", SP_ECLOSED);
     return;
   }

@@ -93,8 +93,13 @@ void socks_input(struct relay_session *s, const uint8_t *p, size_t n) {
 
 /* The connector answered: tell the client. */
 void socks_result(struct relay_session *s, const char *proxy_error) {
+  uint8_t out[SOCKS5_REPLY_MAX];
+  size_t n;
+
   if (proxy_error == NULL) {
-    reply(s, SOCKS5_REP_SUCCEEDED);
+    n = socks5_reply(out, SOCKS5_REP_SUCCEEDED, NULL);
+    if (session_reply(s, out, n) != 0)
+      session_close(s, "client", "reply", SP_ECLOSED);
     return;
   }
   reply(s, socks5_reply_for_error(proxy_error));

@@ -1,6 +1,7 @@
 """The whole path: real curl -> relay (SOCKS5, HTTP CONNECT, HTTPS) ->
 tunnel -> real connector -> a sample resource, all on loopback."""
 
+import base64
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ resources:
   web:     {{address: "localhost:{web}", connector: paris-office}}
   web-ip:  {{address: "127.0.0.1:{web}", connector: paris-office}}
   echo:    {{address: "127.0.0.1:{echo}", connector: paris-office}}
+  banner:  {{address: "127.0.0.1:{banner}", connector: paris-office}}
   closed:  {{address: "127.0.0.1:{closed}", connector: paris-office}}
   outside: {{address: "127.0.0.2:{web}", connector: paris-office}}
   forbidden: {{address: "127.0.0.1:{forbidden}", connector: paris-office}}
@@ -26,7 +28,7 @@ groups:
 rules:
   - name: engineers
     action: allow
-    resources: [web, web-ip, echo, closed, outside]
+    resources: [web, web-ip, echo, banner, closed, outside]
     groups: [engineering]
     mfa: true
 """
@@ -37,8 +39,12 @@ class FullPathTest(LiveTest):
         super().setUp()
         self.web = HTTPResource(size=6 << 20)
         self.echo = TCPResource("echo")
+        # Speaks first, like SSH or SMTP: its bytes may reach the relay
+        # with the stream's opening, and must still follow the reply.
+        self.banner = TCPResource("source", size=300)
         self.closed_port = self.free_port_closed()
         self.policy = POLICY.format(web=self.web.port, echo=self.echo.port,
+                                    banner=self.banner.port,
                                     closed=self.closed_port,
                                     forbidden=self.web.port + 1)
         self.secret = self.add_user("alice", password="pw",
@@ -60,6 +66,7 @@ class FullPathTest(LiveTest):
         super().tearDown()
         self.web.close()
         self.echo.close()
+        self.banner.close()
 
     def free_port_closed(self):
         from sallyport_test import free_port
@@ -142,6 +149,36 @@ class FullPathTest(LiveTest):
         s.close()
         self.assertEqual(hashlib.sha256(got).hexdigest(),
                          hashlib.sha256(data).hexdigest())
+
+    def read_all(self, s):
+        got = bytearray()
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                return bytes(got)
+            got += chunk
+
+    def test_resource_speaks_first(self):
+        want = payload(1 << 20)[:300]
+        for _ in range(20):
+            s = socks5_connect(self.ports["socks"], "alice", self.token,
+                               "127.0.0.1", self.banner.port)
+            self.assertEqual(self.read_all(s), want)
+            s.close()
+        auth = base64.b64encode(f"alice:{self.token}".encode()).decode()
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", self.ports["http"]),
+                                         timeout=30)
+            s.sendall(f"CONNECT 127.0.0.1:{self.banner.port} HTTP/1.1\r\n"
+                      f"Host: 127.0.0.1:{self.banner.port}\r\n"
+                      f"Proxy-Authorization: Basic {auth}\r\n\r\n"
+                      .encode())
+            got = self.read_all(s)
+            s.close()
+            head, sep, rest = got.partition(b"\r\n\r\n")
+            self.assertTrue(sep, got[:200])
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertEqual(rest, want)
 
     def test_policy_change_and_disable_while_open(self):
         s = socks5_connect(self.ports["socks"], "alice", self.token,
