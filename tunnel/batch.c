@@ -6,8 +6,8 @@ static void prepare_cb(uv_prepare_t *h) {
   batch_run(h->data);
 }
 
-void batch_init(struct batch *b, uv_loop_t *loop,
-                void (*each_cb)(void *data), void *data) {
+void batch_init(struct batch *b, uv_loop_t *loop, void (*each_cb)(void *data),
+                void *data) {
   b->head = NULL;
   b->each_cb = each_cb;
   b->data = data;

@@ -38,8 +38,8 @@ struct batch {
 };
 
 /* Starts the batch on `loop`; `each_cb(data)` runs every iteration. */
-void batch_init(struct batch *b, uv_loop_t *loop,
-                void (*each_cb)(void *data), void *data);
+void batch_init(struct batch *b, uv_loop_t *loop, void (*each_cb)(void *data),
+                void *data);
 
 /* Queues `it` (once: a queued item stays where it is). */
 void batch_add(struct batch *b, struct batch_item *it,
