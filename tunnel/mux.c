@@ -258,6 +258,12 @@ int mux_tunnel_error(struct mux *m, uint32_t code, const char *detail) {
   sp_warn("mux", "tunnel_error", "tid=%u code=%s detail=%s", m->cfg.tid,
           tunnel_frame_goaway_name(code), detail);
   if (m->err == 0) {
+    /* The frames before the fault were sound: a run of their data
+       reaches the owner before the tunnel is halted, as it would have
+       without batching. */
+    mux_run_flush(m);
+    if (m->free_pending)
+      return SP_EPROTO;
     send_goaway(m, code, detail);
     m->err = SP_EPROTO;
   }
@@ -489,7 +495,9 @@ int mux_feed(struct mux *m, const uint8_t *p, size_t n) {
       rc = feed_direct(m, &p, &n);
   }
   mux_run_flush(m);
-  if (rc == 0 && !m->free_pending)
+  if (m->free_pending)
+    rc = 0; /* freed by the owner from a callback: nothing to report */
+  else if (rc == 0)
     rc = mux_halted(m);
   mux_leave(m);
   return rc;

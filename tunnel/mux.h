@@ -228,7 +228,9 @@ int mux_start(struct mux *m, uint64_t now_ms);
  * SP_EPROTO after a tunnel error (a GOAWAY protocol_error or
  * unsupported_version has been sent; the owner flushes it and closes);
  * SP_ECLOSED once the tunnel is dead; SP_EUSAGE before mux_start or from
- * inside a callback; or send_cb's error.
+ * inside a callback; or send_cb's error.  0 whenever a callback freed
+ * the multiplexer (mux_free), whatever else happened.  The DATA of the
+ * frames before a fault reaches on_data_cb before the tunnel halts.
  */
 int mux_feed(struct mux *m, const uint8_t *p, size_t n);
 
