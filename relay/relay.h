@@ -56,7 +56,12 @@ struct relay {
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */
   struct relay_session *sessions; /* every client connection */
   int64_t live_written; /* the second the live status was last written */
-  int64_t minute;       /* the wall-clock minute of the last re-check */
+  /* Sessions gone since the last publish whose records must go too;
+     `publish_all` asks for the table to be rewritten whole instead. */
+  uint32_t *unpublish;
+  size_t unpublish_len, unpublish_cap;
+  int publish_all;
+  int64_t minute; /* the wall-clock minute of the last re-check */
   uint32_t next_tid;
   uint32_t next_sid;
   int ready;    /* every listener bound and the store open */
@@ -124,6 +129,8 @@ void relay_https_accept(struct listener *l);
 void relay_sessions_recheck(struct relay *r);
 /* Writes the session list for `sessions` and applies kill requests. */
 void relay_sessions_publish(struct relay *r);
+/* Notes that a session whose record was published is gone. */
+void relay_sessions_unpublish(struct relay *r, uint32_t sid);
 void relay_sessions_close_all(struct relay *r);
 
 #endif

@@ -274,6 +274,7 @@ static void teardown(struct relay *r) {
   if (r->audit.fd >= 0)
     sp_audit_close(&r->audit);
   relay_config_free(&r->cfg);
+  free(r->unpublish);
 }
 
 int cmd_serve(struct cli *c, int argc, char **argv) {
@@ -293,6 +294,7 @@ int cmd_serve(struct cli *c, int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   memset(&r, 0, sizeof(r));
   r.audit.fd = -1;
+  r.publish_all = 1; /* the table may hold a previous run's sessions */
   r.state = c->state;
   uv_loop_init(&loop);
   r.loop = &loop;

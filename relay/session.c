@@ -83,6 +83,8 @@ void session_release(struct relay_session *s) {
     return;
   }
   unlink_session(s);
+  if (s->published)
+    relay_sessions_unpublish(s->relay, s->sid);
   batch_cancel(&s->reply_item);
   free(s->reply);
   sp_wbuf_free(&s->body);

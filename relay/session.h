@@ -109,6 +109,11 @@ struct relay_session {
   int release_pending; /* ... and the session ended meanwhile */
   int shut_wr;         /* plain TCP: the write side was shut down */
   int shut_done;       /* ... and that shutdown completed */
+
+  /* What relay_sessions_publish() last wrote of it. */
+  int published;
+  enum session_state pub_state;
+  uint64_t pub_up, pub_down;
 };
 
 #define SESSION_LINGER_MS 10000

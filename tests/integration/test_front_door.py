@@ -151,6 +151,29 @@ class FrontDoorTest(LiveTest):
         self.relay_proc.stop()
         self.assertEqual(listed(), [])
 
+    def test_sessions_list_follows_changes(self):
+        # The list is brought up to date once a second, record by record:
+        # a new session appears, a state change shows, a closed one goes.
+        def listed():
+            return {x["id"]: x for x in
+                    json.loads(self.relay("sessions", "--json"))}
+        a = socket.create_connection(("127.0.0.1", self.ports["socks"]))
+        b = socket.create_connection(("127.0.0.1", self.ports["socks"]))
+        self.wait_for(lambda: len(listed()) == 2, "two sessions listed")
+        first, second = sorted(listed())
+        b.sendall(b"\x05\x01\x02")
+        self.assertEqual(b.recv(2), b"\x05\x02")
+        self.wait_for(lambda: listed()[second]["state"] == "request",
+                      "state change listed")
+        self.assertEqual(listed()[first]["state"], "preface")
+        a.close()
+        self.wait_for(lambda: list(listed()) == [second], "closed one gone")
+        c = socket.create_connection(("127.0.0.1", self.ports["socks"]))
+        self.wait_for(lambda: len(listed()) == 2, "a third listed")
+        b.close()
+        c.close()
+        self.wait_for(lambda: listed() == {}, "all gone")
+
     def test_garbage_closes_only_its_connection(self):
         for port in [self.ports["socks"], self.ports["http"]]:
             with socket.create_connection(("127.0.0.1", port)) as s:

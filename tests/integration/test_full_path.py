@@ -158,6 +158,26 @@ class FullPathTest(LiveTest):
                 return bytes(got)
             got += chunk
 
+    def test_sessions_list_counts_bytes(self):
+        s = socks5_connect(self.ports["socks"], "alice", self.token,
+                           "127.0.0.1", self.echo.port)
+
+        def bytes_listed():
+            rows = json.loads(self.relay("sessions", "--json"))
+            return [(x["state"], x["bytes_up"], x["bytes_down"])
+                    for x in rows]
+        total = 0
+        for n in (1000, 500):
+            s.sendall(b"x" * n)
+            total += n
+            got = 0
+            while got < n:
+                got += len(s.recv(4096))
+            self.wait_for(lambda: bytes_listed() ==
+                          [("splice", total, total)], f"{total} listed")
+        s.close()
+        self.wait_for(lambda: bytes_listed() == [], "session gone")
+
     def test_resource_speaks_first(self):
         want = payload(1 << 20)[:300]
         for _ in range(20):
