@@ -750,6 +750,11 @@ static void stream_dial_next(struct stream *s) {
 
   stream_set_addr(s, ai->ai_addr);
   uv_tcp_init(sloop(s), &s->tcp);
+  /* Each DATA run is written whole, so Nagle's algorithm can only hold
+     back the second of two small writes until the destination's delayed
+     ACK (40 ms on Linux): off, as on the relay's sockets.  libuv applies
+     it when connect creates the socket. */
+  (void)uv_tcp_nodelay(&s->tcp, 1);
   s->tcp.data = s;
   s->tcp_live = true;
   s->req.connect.data = s;
