@@ -3,8 +3,8 @@
 
     python3 tests/bench/bench_front.py [--build DIR] [--requests 2000]
         [--concurrency 50] [--rounds 3] [--run-secs 20] [--bulk-mib 512]
-        [--bulk-secs 10] [--crypto-mib 128] [--no-ssh] [--no-crypto]
-        [--keep]
+        [--bulk-secs 10] [--crypto-mib 128] [--exchanges 200] [--no-ssh]
+        [--no-crypto] [--keep]
 
 In one run, on 127.0.0.1 only, it measures two paths to the same local
 resources (bench_front_load serve):
@@ -19,7 +19,11 @@ resources (bench_front_load serve):
 and for each: connections per second with the p50/p99 setup latency
 (connect() to the proxy until the first byte of the resource's greeting)
 for N sequential requests and for N requests C at a time; then one
-stream's bulk rate, resource to client.  All three proxies run side by
+stream's bulk rate, resource to client; then, once per run, an
+interactive exchange on one stream, repeated (--exchanges): a request
+written in two parts 1 ms apart, then the resource's answer, as a
+client that writes a header and a body does (Nagle's algorithm, left
+on anywhere on the path, holds the second part until a delayed ACK).  All three proxies run side by
 side and the tests are interleaved in rounds, so that load from other
 work on the machine falls on each alike; the table shows the median of
 the rounds, and sallyport is compared with the better of the two ssh
@@ -46,6 +50,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -335,10 +340,11 @@ POLICY = """\
 resources:
   greet:  {{address: "127.0.0.1:{greet}", connector: bench-office}}
   source: {{address: "127.0.0.1:{source}", connector: bench-office}}
+  answer: {{address: "127.0.0.1:{answer}", connector: bench-office}}
 rules:
   - name: bench
     action: allow
-    resources: [greet, source]
+    resources: [greet, source, answer]
     users: [bench]
 """
 
@@ -587,6 +593,8 @@ def main():
     ap.add_argument("--bulk-mib", type=int, default=512)
     ap.add_argument("--bulk-secs", type=float, default=10)
     ap.add_argument("--crypto-mib", type=int, default=128)
+    ap.add_argument("--exchanges", type=int, default=200,
+                    help="interactive exchanges per proxy (0 skips)")
     ap.add_argument("--no-ssh", action="store_true")
     ap.add_argument("--no-crypto", action="store_true")
     ap.add_argument("--keep", action="store_true",
@@ -617,6 +625,101 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+# ---- interactive exchanges -------------------------------------------------
+
+PART = 10  # bytes in each half of a request, and in an answer
+
+
+def answer_server():
+    """A resource that answers each request of two PART-byte halves with
+    PART bytes; returns its port.  Threads, as it only ever serves a few
+    connections."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+
+    def serve(c):
+        with c:
+            buf = b""
+            while True:
+                while len(buf) < 2 * PART:
+                    got = c.recv(4096)
+                    if not got:
+                        return
+                    buf += got
+                buf = buf[2 * PART:]
+                c.sendall(b"a" * PART)
+
+    def accept():
+        while True:
+            c, _ = ls.accept()
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return ls.getsockname()[1]
+
+
+def socks5_open(port, auth, host, dport):
+    """A SOCKS5 connection (RFC 1928; RFC 1929 when `auth` is given)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(b"\x05\x01" + (b"\x02" if auth else b"\x00"))
+    if s.recv(2) != b"\x05" + (b"\x02" if auth else b"\x00"):
+        raise Failure("SOCKS5 method refused")
+    if auth:
+        u, p = auth[0].encode(), auth[1].encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        if s.recv(2) != b"\x01\x00":
+            raise Failure("SOCKS5 authentication refused")
+    h = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h +
+              dport.to_bytes(2, "big"))
+    reply = b""
+    while len(reply) < 10:  # an IPv4 bound address
+        got = s.recv(10 - len(reply))
+        if not got:
+            raise Failure("SOCKS5 connect: connection closed")
+        reply += got
+    if reply[1] != 0:
+        raise Failure(f"SOCKS5 connect refused: reply {reply[1]}")
+    return s
+
+
+def exchanges(s, n):
+    """`n` requests in two halves 1 ms apart; each one's time until its
+    whole answer is in, in microseconds, sorted."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        s.sendall(b"q" * PART)
+        time.sleep(0.001)
+        s.sendall(b"q" * PART)
+        got = 0
+        while got < PART:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise Failure("the answer resource closed the stream")
+            got += len(chunk)
+        times.append((time.perf_counter() - t0) * 1e6)
+    return sorted(times)
+
+
+def run_interactive(systems, port, n):
+    """Prints p50/p99 per exchange, direct and through each proxy."""
+    print(f"\ninteractive: {n} exchanges on one stream, each a request in "
+          f"two {PART}-byte writes 1 ms apart and a {PART}-byte answer")
+    rows = [("direct", None)] + [(x.name, x) for x in systems]
+    for name, x in rows:
+        if x is None:
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            s = socks5_open(x.port, x.auth, "127.0.0.1", port)
+        with s:
+            t = exchanges(s, n)
+        print(f"  {name:10} p50 {t[len(t) // 2] / 1e3:7.2f} ms  p99 "
+              f"{t[min(len(t) - 1, len(t) * 99 // 100)] / 1e3:7.2f} ms")
+
+
 def run_all(args, build, load, procs, tmp):
     log(f"load average {open('/proc/loadavg').read().split()[0]} at the "
         "start")
@@ -630,6 +733,7 @@ def run_all(args, build, load, procs, tmp):
     for _ in range(2):
         kind, port = rp.stdout.readline().decode().split()
         res[kind] = int(port)
+    res["answer"] = answer_server()
 
     socks, token, relay_pid, conn_pid = start_sallyport(procs, build, tmp,
                                                         res)
@@ -651,6 +755,8 @@ def run_all(args, build, load, procs, tmp):
 
     measure([sp] + ssh, load, res, args)
     best = report(sp, ssh, args)
+    if args.exchanges > 0:
+        run_interactive([sp] + ssh, res["answer"], args.exchanges)
     if ceiling:
         print("\nmbedTLS ceiling (bench_crypto, ChaCha20-Poly1305, the "
               "tunnel's suite):")
