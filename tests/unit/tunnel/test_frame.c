@@ -160,7 +160,7 @@ static void test_cert_frames(void **state) {
   static const char csr[] = "-----BEGIN CERTIFICATE REQUEST-----\n"
                             "MIIBADCBpwIBADBFMQswCQYDVQQGEwJGUjEOMAwGA1UE\n"
                             "-----END CERTIFICATE REQUEST-----\n";
-  static char big[TUNNEL_PEM_MAX + 1];
+  static char big[TUNNEL_PEM_MAX + 2]; /* one over the limit, and a NUL */
   struct tunnel_frame f, g;
 
   memset(&f, 0, sizeof(f));
