@@ -101,13 +101,14 @@ struct relay_stream_ops {
 
 /*
  * Opens a stream to `args->dest` through one of `connector`'s tunnels
- * (the one with the fewest live streams).  SP_ENOTFOUND when the
- * connector has no tunnel up, SP_ELIMIT when every tunnel it has is at
- * its stream limit; otherwise mux_open's result.
+ * (the one with the fewest live streams), never through the one whose
+ * multiplexer is `avoid` (NULL: any).  SP_ENOTFOUND when the connector
+ * has no tunnel up, SP_ELIMIT when every tunnel it has is at its stream
+ * limit or avoided; otherwise mux_open's result.
  */
 int relay_stream_open(struct relay *r, const char *connector,
                       const struct mux_open_args *args,
-                      struct relay_stream_owner *owner,
+                      struct relay_stream_owner *owner, const struct mux *avoid,
                       struct mux_stream **out);
 
 /* Appends an audit record begun with sp_audit_begin(). */

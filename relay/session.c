@@ -593,13 +593,42 @@ static void reset_cb(struct relay_stream_owner *o, uint32_t code) {
            tunnel_frame_reset_name(code));
 }
 
+/*
+ * The connector refused the OPEN without dialling (RESET `limit` in place
+ * of OPEN_RESULT): that tunnel was full or going away, and another of the
+ * connector's tunnels may take the stream.  After SESSION_OPEN_TRIES, or
+ * with no other tunnel, the client is told the connector is full.
+ */
+static void open_refused(struct relay_session *s, const struct mux *tunnel) {
+  int rc = SP_ELIMIT;
+
+  if (s->open_tries < SESSION_OPEN_TRIES)
+    rc = session_open(s, tunnel);
+  if (rc == 0) {
+    sp_info("session", "open_retried", "sid=%u try=%d", s->sid, s->open_tries);
+    return;
+  }
+  if (s->kind == SESSION_SOCKS)
+    socks_result(s, rc == SP_ENOTFOUND ? "destination_unavailable"
+                                       : "connection_limit_reached");
+  else
+    http_result(s, rc == SP_ENOTFOUND ? "destination_unavailable"
+                                      : "connection_limit_reached");
+}
+
 static void closed_cb(struct relay_stream_owner *o, enum mux_end end) {
   struct relay_session *s = of(o);
+  struct mux_stream *stream = s->stream;
+  uint32_t code = 0;
 
   s->stream = NULL;
   s->relay->m.streams_active--;
   if (s->state == SESSION_CLOSING)
     return;
+  if (end == MUX_END_REMOTE_RESET && s->state == SESSION_OPENING &&
+      stream != NULL && mux_stream_end(stream, &code) == end &&
+      code == TUNNEL_RESET_LIMIT)
+    return open_refused(s, mux_stream_mux(stream));
   if (end == MUX_END_FIN)
     session_close(s, "both", "fin", 0);
   else if (end == MUX_END_REFUSED)

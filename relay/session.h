@@ -107,6 +107,7 @@ struct relay_session {
   struct sp_wbuf body; /* HTTPS API: the request body so far (owns) */
   int work_pending;    /* a login runs on the thread pool */
   int release_pending; /* ... and the session ended meanwhile */
+  int open_tries;      /* OPENs sent for this session (SESSION_OPEN_TRIES) */
   int shut_wr;         /* plain TCP: the write side was shut down */
   int shut_done;       /* ... and that shutdown completed */
 
@@ -117,6 +118,10 @@ struct relay_session {
 };
 
 #define SESSION_LINGER_MS 10000
+
+/* OPENs a session may send: the first, and retries on other tunnels of
+   the same connector after a RESET `limit` (docs/relay.md). */
+#define SESSION_OPEN_TRIES 3
 
 void relay_sessions_tick(struct relay *r, uint64_t now_ms);
 
@@ -152,7 +157,10 @@ int session_hold(struct relay_session *s, const uint8_t *p, size_t n);
 int session_authenticate(struct relay_session *s, const char *user,
                          const char *token);
 int session_decide(struct relay_session *s, const char *dest);
-int session_open(struct relay_session *s);
+/* Opens the stream through the decided connector, avoiding the tunnel
+   whose multiplexer is `avoid` (NULL: any); SP_ENOTFOUND when the
+   connector has no tunnel up, SP_ELIMIT when none can take it. */
+int session_open(struct relay_session *s, const struct mux *avoid);
 const char *session_result_error(enum tunnel_result result);
 
 /* The first bytes (relay/session_preface.c). */

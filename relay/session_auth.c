@@ -133,8 +133,7 @@ int session_decide(struct relay_session *s, const char *dest) {
   return s->decision.allow ? 0 : SP_EPOLICY;
 }
 
-/* Opens the stream; SP_ENOTFOUND when the connector has no tunnel. */
-int session_open(struct relay_session *s) {
+int session_open(struct relay_session *s, const struct mux *avoid) {
   struct mux_open_args a;
   int rc;
 
@@ -146,11 +145,13 @@ int session_open(struct relay_session *s) {
   a.device = s->device;
   a.client = s->client;
   a.expires = (uint64_t)s->token_expires;
-  rc = relay_stream_open(s->relay, s->decision.connector, &a, &s->owner,
+  rc = relay_stream_open(s->relay, s->decision.connector, &a, &s->owner, avoid,
                          &s->stream);
   if (rc == 0) {
+    s->open_tries++;
     s->relay->m.streams_active++;
-    session_set_state(s, SESSION_OPENING);
+    if (s->state != SESSION_OPENING)
+      session_set_state(s, SESSION_OPENING);
   }
   return rc;
 }

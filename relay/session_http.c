@@ -52,7 +52,7 @@ static void connect_request(struct relay_session *s) {
   if (rc == SP_EPOLICY)
     return respond(s, 403, "http_request_denied", SP_EDENIED, "denied");
   if (rc == 0)
-    rc = session_open(s);
+    rc = session_open(s, NULL);
   if (rc == SP_ENOTFOUND)
     return respond(s, 503, "destination_unavailable", SP_EUNAVAILABLE,
                    "connector_down");

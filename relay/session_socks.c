@@ -40,7 +40,7 @@ static void connect_request(struct relay_session *s) {
     return session_close(s, "relay", "denied", SP_EDENIED);
   }
   if (rc == 0)
-    rc = session_open(s);
+    rc = session_open(s, NULL);
   if (rc == SP_ENOTFOUND || rc == SP_ELIMIT) {
     reply(s,
           socks5_reply_for_error(rc == SP_ELIMIT ? "connection_limit_reached"

@@ -391,7 +391,8 @@ void relay_tunnel_accept(struct listener *l) {
 
 int relay_stream_open(struct relay *r, const char *connector,
                       const struct mux_open_args *args,
-                      struct relay_stream_owner *o, struct mux_stream **out) {
+                      struct relay_stream_owner *o, const struct mux *avoid,
+                      struct mux_stream **out) {
   struct relay_tunnel *t, *best = NULL;
   uint32_t load, best_load = UINT32_MAX;
   int full = 0;
@@ -400,7 +401,7 @@ int relay_stream_open(struct relay *r, const char *connector,
     if (t->state != TUNNEL_CONN_TUNNEL || !t->up ||
         strcmp(t->connector, connector) != 0)
       continue;
-    if (mux_streams_left(t->mux) == 0) {
+    if (mux_streams_left(t->mux) == 0 || t->mux == avoid) {
       full = 1;
       continue;
     }

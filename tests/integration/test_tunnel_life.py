@@ -10,6 +10,7 @@ import signal
 import socket
 import socketserver
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -161,6 +162,55 @@ class TunnelLifeTest(LiveTest):
             s.close()
         return "hello" if head[:1] == b"\x01" else "closed"
 
+    def refusing_tunnel(self):
+        """A tunnel of our own with the connector's certificate: HELLO, then
+        every OPEN is answered with RESET `limit` (docs/tunnel.md, "RESET"),
+        as a connector does that is full or moving the tunnel.  Returns
+        (the TLS socket, a list that fills with the stream ids refused)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.state, "ca.crt"))
+        ctx.load_cert_chain(os.path.join(self.cdir, "connector.crt"),
+                            os.path.join(self.cdir, "connector.key"))
+        raw = socket.create_connection(
+            ("127.0.0.1", self.ports["connectors"]), timeout=30)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+
+        def frame(ftype, stream, payload, flags=0):
+            return struct.pack(">BBHI", ftype, flags, len(payload),
+                               stream) + payload
+
+        def text(v):
+            return struct.pack(">H", len(v)) + v
+
+        name = b"paris-office"
+        s.sendall(frame(1, 0, struct.pack(">HBI", 1, 2, 1024) + text(name) +
+                        text(b"refusing test tunnel")))
+        refused = []
+
+        def serve():
+            buf = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                    while len(buf) >= 8:
+                        ftype, flags, n, stream = struct.unpack(">BBHI",
+                                                                buf[:8])
+                        if len(buf) < 8 + n:
+                            break
+                        payload, buf = buf[8:8 + n], buf[8 + n:]
+                        if ftype == 2:  # OPEN
+                            s.sendall(frame(6, stream, struct.pack(">I", 6)))
+                            refused.append(stream)
+                        elif ftype == 7 and not flags & 1:  # PING
+                            s.sendall(frame(7, 0, payload, flags=1))
+            except (OSError, ssl.SSLError):
+                return
+        threading.Thread(target=serve, daemon=True).start()
+        return s, refused
+
     def log_of(self, name):
         with open(os.path.join(self.tmp, name)) as f:
             return f.read()
@@ -240,6 +290,34 @@ class TunnelLifeTest(LiveTest):
         self.assertGreaterEqual(len(refused), 3)
 
     # ---- streams ----
+
+    def test_open_refused_with_limit_goes_to_another_tunnel(self):
+        conn = self.run_connector()
+        self.wait_for(lambda: self.tunnels() == 2, "two tunnels")
+        fake, refused = self.refusing_tunnel()
+        self.wait_for(lambda: self.tunnels() == 3, "three tunnels")
+        # The relay picks the tunnel with the fewest streams; the idle
+        # refusing one is picked at least once, and every request that
+        # meets its RESET limit must go through another tunnel.
+        for _ in range(6):
+            self.assertTrue(self.fetch_ok())
+        self.assertTrue(refused, "the refusing tunnel got no OPEN")
+        self.assertIn("ev=open_retried", self.relay_proc.text())
+
+        # With only the refusing tunnel left, the client is told the
+        # connector is full: HTTP CONNECT gets 503.
+        conn.stop()
+        self.wait_for(lambda: self.tunnels() == 1, "one tunnel")
+        before = len(refused)
+        r = self.curl("-p", "-x", f"http://127.0.0.1:{self.ports['http']}",
+                      "--proxy-user", "alice:" + self.token, "-o",
+                      "/dev/null", "-w", "%{http_connect}",
+                      f"http://localhost:{self.web.port}/blob")
+        self.assertEqual(r.stdout.decode(), "503")
+        self.assertGreater(len(refused), before)
+        ends = [a for a in self.audit() if a["event"] == "stream_end"]
+        self.assertEqual(ends[-1]["phase"], "connection_limit_reached")
+        fake.close()
 
     def test_two_gib_intact(self):
         chunk = payload(1 << 20)
