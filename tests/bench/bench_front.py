@@ -55,6 +55,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from resources import socks5_connect  # noqa: E402
 SSHD = "/usr/sbin/sshd"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -658,32 +660,6 @@ def answer_server():
     return ls.getsockname()[1]
 
 
-def socks5_open(port, auth, host, dport):
-    """A SOCKS5 connection (RFC 1928; RFC 1929 when `auth` is given)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.sendall(b"\x05\x01" + (b"\x02" if auth else b"\x00"))
-    if s.recv(2) != b"\x05" + (b"\x02" if auth else b"\x00"):
-        raise Failure("SOCKS5 method refused")
-    if auth:
-        u, p = auth[0].encode(), auth[1].encode()
-        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
-        if s.recv(2) != b"\x01\x00":
-            raise Failure("SOCKS5 authentication refused")
-    h = host.encode()
-    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h +
-              dport.to_bytes(2, "big"))
-    reply = b""
-    while len(reply) < 10:  # an IPv4 bound address
-        got = s.recv(10 - len(reply))
-        if not got:
-            raise Failure("SOCKS5 connect: connection closed")
-        reply += got
-    if reply[1] != 0:
-        raise Failure(f"SOCKS5 connect refused: reply {reply[1]}")
-    return s
-
-
 def exchanges(s, n):
     """`n` requests in two halves 1 ms apart; each one's time until its
     whole answer is in, in microseconds, sorted."""
@@ -713,7 +689,12 @@ def run_interactive(systems, port, n):
             s = socket.create_connection(("127.0.0.1", port), timeout=30)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:
-            s = socks5_open(x.port, x.auth, "127.0.0.1", port)
+            user, password = x.auth or (None, None)
+            try:
+                s = socks5_connect(x.port, user, password, "127.0.0.1", port)
+            except OSError as e:
+                raise Failure(f"{name}: SOCKS5: {e}")
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with s:
             t = exchanges(s, n)
         print(f"  {name:10} p50 {t[len(t) // 2] / 1e3:7.2f} ms  p99 "

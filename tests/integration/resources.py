@@ -94,15 +94,18 @@ class TCPResource:
 
 
 def socks5_connect(proxy_port, user, password, host, port, timeout=30):
-    """A minimal SOCKS5 client (RFC 1928/1929), independent of curl."""
+    """A minimal SOCKS5 client (RFC 1928/1929), independent of curl.
+    `user` None offers no authentication (as to `ssh -D`)."""
     s = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
-    s.sendall(b"\x05\x01\x02")
-    if s.recv(2) != b"\x05\x02":
-        raise OSError("no user/password method")
-    u, p = user.encode(), password.encode()
-    s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
-    if s.recv(2) != b"\x01\x00":
-        raise OSError("authentication refused")
+    method = b"\x00" if user is None else b"\x02"
+    s.sendall(b"\x05\x01" + method)
+    if s.recv(2) != b"\x05" + method:
+        raise OSError("the proxy refused the offered method")
+    if user is not None:
+        u, p = user.encode(), password.encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        if s.recv(2) != b"\x01\x00":
+            raise OSError("authentication refused")
     h = host.encode()
     s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h +
               port.to_bytes(2, "big"))
