@@ -25,6 +25,7 @@ void relay_config_defaults(struct relay_config *c) {
   snprintf(c->listen.metrics, CONFIG_ADDR_MAX, "127.0.0.1:9090");
   snprintf(c->geoip, sizeof(c->geoip), "%s", DEFAULT_GEOIP);
   c->token_ttl = 12 * 3600;
+  c->request_timeout = 30;
 }
 
 void relay_config_free(struct relay_config *c) {
@@ -181,6 +182,13 @@ static int load_scalar(struct loader *l, const char *key,
                  "token_ttl: expected a duration from 1m to 366d "
                  "such as 12h or 30m, not ",
                  v->str);
+  } else if (strcmp(key, "request_timeout") == 0) {
+    if (sp_duration_parse(v->str, &c->request_timeout) != 0 ||
+        c->request_timeout < 1 || c->request_timeout > 3600)
+      return bad(l, v,
+                 "request_timeout: expected a duration from 1s to 1h "
+                 "such as 30s, not ",
+                 v->str);
   } else if (strcmp(key, "workers") == 0) {
     n = strtol(v->str, &end, 10);
     if (v->str[0] == '\0' || *end != '\0' || n < 0 || n > 256)
@@ -201,8 +209,8 @@ static int load_scalar(struct loader *l, const char *key,
 
 static int load_root(struct loader *l, const struct ytree_node *root,
                      struct relay_config *c) {
-  static const char *const scalars[] = {"name", "geoip", "geoip_asn",
-                                        "token_ttl", "workers"};
+  static const char *const scalars[] = {
+      "name", "geoip", "geoip_asn", "token_ttl", "request_timeout", "workers"};
   const struct ytree_node *k, *v;
   size_t i, j;
   int rc = 0;

@@ -27,7 +27,8 @@ struct relay_config {
   char geoip_asn[4096];
   char **trusted_proxies; /* owns; CIDR strings */
   size_t n_trusted_proxies;
-  int64_t token_ttl; /* seconds */
+  int64_t token_ttl;       /* seconds */
+  int64_t request_timeout; /* seconds a connection has to make its request */
   int workers;       /* 0: one per core */
 };
 

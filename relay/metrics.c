@@ -67,9 +67,12 @@ size_t metrics_render(const struct relay_metrics *m, int ready, char *out,
   return len;
 }
 
-/* One request per connection, then close: probes and scrapers. */
+/* One request per connection, then close: probes and scrapers.  The
+   request must come within request_timeout. */
 struct mconn {
   uv_tcp_t tcp;
+  uv_timer_t deadline;
+  int handles; /* open handles: freed when the last one has closed */
   uv_write_t wr;
   struct relay *relay;
   struct httpc_parser *req; /* owns; freed once answered */
@@ -80,14 +83,22 @@ struct mconn {
 static void mconn_closed_cb(uv_handle_t *h) {
   struct mconn *c = h->data;
 
+  if (--c->handles > 0)
+    return;
   free(c->req);
   free(c->out);
   free(c);
 }
 
 static void mconn_close(struct mconn *c) {
-  if (!uv_is_closing((uv_handle_t *)&c->tcp))
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
     uv_close((uv_handle_t *)&c->tcp, mconn_closed_cb);
+    uv_close((uv_handle_t *)&c->deadline, mconn_closed_cb);
+  }
+}
+
+static void deadline_cb(uv_timer_t *t) {
+  mconn_close(t->data);
 }
 
 static void written_cb(uv_write_t *w, int status) {
@@ -174,6 +185,11 @@ void relay_metrics_accept(struct listener *l) {
   httpc_init(c->req);
   uv_tcp_init(r->loop, &c->tcp);
   c->tcp.data = c;
+  uv_timer_init(r->loop, &c->deadline);
+  c->deadline.data = c;
+  c->handles = 2;
+  uv_timer_start(&c->deadline, deadline_cb,
+                 (uint64_t)r->cfg.request_timeout * 1000, 0);
   if (listener_accept(l, &c->tcp) != 0 ||
       uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
     mconn_close(c);

@@ -236,16 +236,26 @@ void session_close(struct relay_session *s, const char *side, const char *phase,
   }
 }
 
-/* Clients that do not take their last bytes are cut after a while. */
+/*
+ * Clients that do not take their last bytes are cut after a while, and
+ * so are clients that have not made their request (PROXY header, TLS,
+ * SOCKS5 or HTTP exchange) within request_timeout of connecting: an idle
+ * or slow peer cannot hold a session, and its descriptor, for long.  A
+ * login running on the thread pool is the relay's time, not the
+ * client's.
+ */
 void relay_sessions_tick(struct relay *r, uint64_t now_ms) {
   struct relay_session *s;
-
+  uint64_t request_ms = (uint64_t)r->cfg.request_timeout * 1000;
   int64_t now = relay_now(r);
 
   for (s = r->sessions; s != NULL; s = s->next) {
     if (s->state == SESSION_CLOSING && s->tls == NULL && s->closing_ms &&
         now_ms - s->closing_ms > SESSION_LINGER_MS)
       session_close_tcp(s);
+    else if (s->state < SESSION_OPENING && !s->work_pending &&
+             now_ms - s->started_ms >= request_ms)
+      session_close(s, "client", state_names[s->state], SP_ETIMEOUT);
     else if ((s->state == SESSION_SPLICE || s->state == SESSION_OPENING) &&
              s->token_expires > 0 && now >= s->token_expires)
       session_close(s, "relay", "token_expired", SP_EEXPIRED);

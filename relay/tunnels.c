@@ -496,6 +496,9 @@ void relay_tunnels_tick(struct relay *r, uint64_t now_ms) {
     next = t->next;
     if (t->state == TUNNEL_CONN_TUNNEL)
       mux_tick(t->mux, now_ms);
+    else if (t->state == TUNNEL_CONN_ENROL &&
+             relay_now(r) - t->since >= r->cfg.request_timeout)
+      tunnel_close(t, SP_ETIMEOUT, "enrol_timeout"); /* no request came */
   }
   relay_live_write(r);
 }

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import unittest
 
@@ -173,6 +174,50 @@ class FrontDoorTest(LiveTest):
         b.close()
         c.close()
         self.wait_for(lambda: listed() == {}, "all gone")
+
+    def test_idle_connections_time_out(self):
+        # A value out of range is refused at start, naming the key.
+        self.relay_proc.stop()
+        self.daemons.remove(self.relay_proc)
+        self.rewrite_config("request_timeout: 2h")
+        r = self.run_relay("serve")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("request_timeout", r.stderr)
+        self.rewrite_config("request_timeout: 1s")
+        self.start_relay()
+
+        def idle(port, send=b""):
+            s = socket.create_connection(("127.0.0.1", port), timeout=15)
+            if send:
+                s.sendall(send)
+            return s
+        conns = {
+            "socks, silent": idle(self.ports["socks"]),
+            "socks, greeting only": idle(self.ports["socks"], b"\x05\x01\x02"),
+            "http, half a request": idle(self.ports["http"],
+                                         b"CONNECT web:9 HTTP/1.1\r\n"),
+            "metrics, silent": idle(self.ports["metrics"]),
+        }
+        # TLS done without a certificate (an enrolment), then nothing.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.ca)
+        conns["connectors, enrolment silent"] = ctx.wrap_socket(
+            idle(self.ports["connectors"]), server_hostname="localhost")
+        conns["https, silent"] = ctx.wrap_socket(
+            idle(self.ports["https"]), server_hostname="localhost")
+        for what, s in conns.items():
+            with s:
+                try:
+                    got = s.recv(4096)
+                    while got and what.startswith("socks, greeting"):
+                        got = s.recv(4096)  # the method reply, then EOF
+                except (ConnectionResetError, ssl.SSLError):
+                    got = b""
+                self.assertEqual(got, b"", what)
+        # Log lines leave at the end of the loop's turn (docs/relay.md).
+        self.wait_for(lambda: "err=timed_out" in self.relay_proc.text() and
+                      "enrol_timeout" in self.relay_proc.text(),
+                      "the timeouts logged")
 
     def test_garbage_closes_only_its_connection(self):
         for port in [self.ports["socks"], self.ports["http"]]:
