@@ -29,7 +29,7 @@ struct relay_config {
   size_t n_trusted_proxies;
   int64_t token_ttl;       /* seconds */
   int64_t request_timeout; /* seconds a connection has to make its request */
-  int workers;       /* 0: one per core */
+  int workers;             /* 0: one per core */
 };
 
 /* Fills `c` with the defaults. */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,20 @@ int listen_parse_addr(const char *addr, struct sockaddr_storage *ss) {
   return SP_EPARSE;
 }
 
+/* Sets what every accepted socket should have; see listen.h. */
+static int set_accepted_options(int fd) {
+  int one = 1, idle = LISTEN_KEEPIDLE_S, intvl = LISTEN_KEEPINTVL_S,
+      cnt = LISTEN_KEEPCNT;
+
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
+    return -errno;
+  return 0;
+}
+
 static int open_socket(const struct sockaddr_storage *ss) {
   socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
                                            : sizeof(struct sockaddr_in6);
@@ -57,7 +72,8 @@ static int open_socket(const struct sockaddr_storage *ss) {
   fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+  if (set_accepted_options(fd) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
       (ss->ss_family == AF_INET6 &&
        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
@@ -118,8 +134,6 @@ int listener_accept(struct listener *l, uv_tcp_t *client) {
 
   if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOMEM || rc == UV_ENOBUFS)
     pause_accepting(l, rc);
-  if (rc == 0)
-    uv_tcp_nodelay(client, 1);
   return rc;
 }
 

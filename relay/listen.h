@@ -4,6 +4,16 @@
  * because Debian's libuv 1.44 cannot set SO_REUSEPORT itself; that lets
  * several relays, or several loops, share a port.
  *
+ * Accepted sockets inherit the listening socket's TCP options on Linux,
+ * so they are set once, on it, rather than with system calls for every
+ * connection: Nagle's algorithm off (replies and spliced chunks are
+ * written whole, and Nagle would only hold a second small write until
+ * the peer's delayed ACK), and keepalive probes after LISTEN_KEEPIDLE_S
+ * of silence, LISTEN_KEEPCNT of them LISTEN_KEEPINTVL_S apart, so that a
+ * client that vanished without a FIN (a laptop closed, a NAT forgetting
+ * it) is noticed in about two minutes instead of holding its session
+ * until its token expires.
+ *
  * Accepting: when accept() fails for want of descriptors (EMFILE,
  * ENFILE) or memory, the listener pauses for LISTEN_RETRY_MS and tries
  * again, so exhaustion slows the relay down instead of spinning or
@@ -16,6 +26,9 @@
 
 #define LISTEN_BACKLOG 1024
 #define LISTEN_RETRY_MS 100
+#define LISTEN_KEEPIDLE_S 60
+#define LISTEN_KEEPINTVL_S 10
+#define LISTEN_KEEPCNT 6
 
 struct listener {
   uv_tcp_t tcp;
