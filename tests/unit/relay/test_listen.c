@@ -45,11 +45,10 @@ static void test_accepted_socket_options(void **state) {
   (void)state;
   memset(&w, 0, sizeof(w));
   uv_loop_init(&w.loop);
-  assert_int_equal(listener_start(&w.l, &w.loop, "test", "127.0.0.1:0",
-                                  accept_cb, &w),
-                   0);
   assert_int_equal(
-      uv_tcp_getsockname(&w.l.tcp, (struct sockaddr *)&ss, &len), 0);
+      listener_start(&w.l, &w.loop, "test", "127.0.0.1:0", accept_cb, &w), 0);
+  assert_int_equal(uv_tcp_getsockname(&w.l.tcp, (struct sockaddr *)&ss, &len),
+                   0);
   c = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(c >= 0);
   assert_int_equal(connect(c, (struct sockaddr *)&ss, (socklen_t)len), 0);
