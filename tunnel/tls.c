@@ -52,7 +52,6 @@
 
 #include <assert.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,8 +311,7 @@ static void write_cb(uv_write_t *req, int status) {
 
 /* The batch's turn: the chunk written since the last flush goes out. */
 static void batch_flush_cb(struct batch_item *it) {
-  struct tls_conn *conn =
-      (struct tls_conn *)((char *)it - offsetof(struct tls_conn, flush_item));
+  struct tls_conn *conn = batch_owner(it, struct tls_conn, flush_item);
   int rc;
 
   if (conn->state != TLS_OPEN)
@@ -332,6 +330,19 @@ static int bio_send_cb(void *ctx, const unsigned char *p, size_t n) {
   size_t cap;
   int rc;
 
+  /* A chunk that later writes join (a batched connection's) grows up to
+     TLS_OUT_CHUNK before it leaves; past that it leaves whole. */
+  if (o != NULL && o->cap - o->len < n && o->len + n <= TLS_OUT_CHUNK) {
+    cap = 2 * o->cap > o->len + n ? 2 * o->cap : o->len + n;
+    cap = cap < TLS_OUT_CHUNK ? cap : TLS_OUT_CHUNK;
+    o = realloc(o, sizeof(*o) + cap);
+    if (o != NULL) {
+      o->cap = cap;
+      conn->out = o;
+    } else {
+      o = conn->out;
+    }
+  }
   if (o != NULL && o->cap - o->len < n) {
     rc = conn_flush(conn);
     if (rc != 0) {
@@ -821,9 +832,7 @@ int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n) {
 
   for (i = 0; i < n; i++)
     total += bufs[i].len;
-  /* Batched, the chunk is made whole-size so that the records of later
-     calls join it before the flush. */
-  conn->out_hint = conn->batch != NULL ? TLS_OUT_CHUNK : write_hint(total);
+  conn->out_hint = write_hint(total);
   for (i = 0; i < n && rc == 0; i++) {
     p = (const unsigned char *)bufs[i].base;
     for (off = 0; off < bufs[i].len && rc == 0; off += take) {
