@@ -43,6 +43,11 @@ void sp_log_flush(void) {
   pthread_mutex_unlock(&hold_lock);
 }
 
+void sp_log_flush_cb(void *unused) {
+  (void)unused;
+  sp_log_flush();
+}
+
 void sp_log_hold(int on) {
   pthread_mutex_lock(&hold_lock);
   if (!on)

@@ -31,6 +31,8 @@ enum sp_log_level sp_log_get_level(void);
  */
 void sp_log_hold(int on);
 void sp_log_flush(void);
+/* sp_log_flush() as a per-iteration callback (batch_init's each_cb). */
+void sp_log_flush_cb(void *unused);
 
 /* `fields` is a printf format for the key=value part; it may be "". */
 void sp_log(enum sp_log_level level, const char *mod, const char *ev,

@@ -619,11 +619,6 @@ static int agent_prepare(struct agent *a, char *err, size_t errn) {
   return 0;
 }
 
-static void flush_log_cb(void *data) {
-  (void)data;
-  sp_log_flush();
-}
-
 int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   struct agent a;
   uv_loop_t loop;
@@ -645,7 +640,7 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, signal_cb, SIGINT);
   uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
-  batch_init(&a.batch, &loop, flush_log_cb, NULL);
+  batch_init(&a.batch, &loop, sp_log_flush_cb, NULL);
   sp_log_hold(1);
   log_start(&a);
   for (i = 0; i < o->tunnels; i++)

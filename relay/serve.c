@@ -40,16 +40,6 @@ void relay_audit(struct relay *r, struct sp_json *j) {
     sp_warn("relay", "audit_failed", "err=%s", sp_err_name(rc));
 }
 
-/*
- * The batch's turn, before the loop waits: the iteration's log lines
- * leave in one write.  Audit records are not held: each is appended
- * before the client sees the outcome it records (docs/audit.md).
- */
-static void flush_cb(void *data) {
-  (void)data;
-  sp_log_flush();
-}
-
 int64_t relay_now(struct relay *r) {
   (void)r;
   return (int64_t)time(NULL);
@@ -248,7 +238,10 @@ static int setup(const struct cli *c, struct relay *r) {
 }
 
 static void start_loop_handles(struct relay *r) {
-  batch_init(&r->batch, r->loop, flush_cb, r);
+  /* The iteration's log lines leave in one write before the loop waits.
+     Audit records are not held: each is appended before the client sees
+     the outcome it records (docs/audit.md). */
+  batch_init(&r->batch, r->loop, sp_log_flush_cb, NULL);
   sp_log_hold(1);
   uv_timer_init(r->loop, &r->tick);
   r->tick.data = r;

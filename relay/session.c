@@ -13,7 +13,6 @@
  *     on drain), so a slow client shuts only its own stream's window.
  */
 #include <assert.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,9 +371,7 @@ static int client_sendv(struct relay_session *s, const uv_buf_t *bufs,
 
 /* The batch's turn: no resource bytes came to take the reply along. */
 static void reply_run_cb(struct batch_item *it) {
-  struct relay_session *s =
-      (struct relay_session *)((char *)it -
-                               offsetof(struct relay_session, reply_item));
+  struct relay_session *s = batch_owner(it, struct relay_session, reply_item);
 
   if (s->reply != NULL && client_sendv(s, NULL, 0, 0) != 0)
     session_close(s, "client", "reply", SP_ECLOSED);
@@ -542,16 +539,21 @@ static struct relay_session *of(struct relay_stream_owner *o) {
   return (struct relay_session *)o;
 }
 
+/* Answers the client's request in its protocol: `error` NULL is success. */
+static void tell_result(struct relay_session *s, const char *error) {
+  if (s->kind == SESSION_SOCKS)
+    socks_result(s, error);
+  else
+    http_result(s, error);
+}
+
 static void result_cb(struct relay_stream_owner *o, enum tunnel_result res,
                       const char *addr) {
   struct relay_session *s = of(o);
   const char *error = session_result_error(res);
 
   snprintf(s->dialled, sizeof(s->dialled), "%s", addr);
-  if (s->kind == SESSION_SOCKS)
-    socks_result(s, error);
-  else
-    http_result(s, error);
+  tell_result(s, error);
   if (error != NULL || s->state == SESSION_CLOSING)
     return;
   session_set_state(s, SESSION_SPLICE);
@@ -618,12 +620,7 @@ static void open_refused(struct relay_session *s, const struct mux *tunnel) {
     sp_info("session", "open_retried", "sid=%u try=%d", s->sid, s->open_tries);
     return;
   }
-  if (s->kind == SESSION_SOCKS)
-    socks_result(s, rc == SP_ENOTFOUND ? "destination_unavailable"
-                                       : "connection_limit_reached");
-  else
-    http_result(s, rc == SP_ENOTFOUND ? "destination_unavailable"
-                                      : "connection_limit_reached");
+  tell_result(s, session_open_error(rc));
 }
 
 static void closed_cb(struct relay_stream_owner *o, enum mux_end end) {

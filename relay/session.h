@@ -162,6 +162,9 @@ int session_decide(struct relay_session *s, const char *dest);
    connector has no tunnel up, SP_ELIMIT when none can take it. */
 int session_open(struct relay_session *s, const struct mux *avoid);
 const char *session_result_error(enum tunnel_result result);
+/* The RFC 9209 error for session_open's SP_ENOTFOUND (no tunnel up) and
+   SP_ELIMIT (no tunnel can take the stream). */
+const char *session_open_error(int rc);
 
 /* The first bytes (relay/session_preface.c). */
 void preface_input(struct relay_session *s, const uint8_t *p, size_t n);

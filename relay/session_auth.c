@@ -156,6 +156,11 @@ int session_open(struct relay_session *s, const struct mux *avoid) {
   return rc;
 }
 
+const char *session_open_error(int rc) {
+  return rc == SP_ENOTFOUND ? "destination_unavailable"
+                            : "connection_limit_reached";
+}
+
 /* RFC 9209 Proxy-Status error types for the connector's answers. */
 const char *session_result_error(enum tunnel_result result) {
   switch (result) {

@@ -54,11 +54,10 @@ static void connect_request(struct relay_session *s) {
   if (rc == 0)
     rc = session_open(s, NULL);
   if (rc == SP_ENOTFOUND)
-    return respond(s, 503, "destination_unavailable", SP_EUNAVAILABLE,
+    return respond(s, 503, session_open_error(rc), SP_EUNAVAILABLE,
                    "connector_down");
   if (rc == SP_ELIMIT)
-    return respond(s, 503, "connection_limit_reached", SP_ELIMIT,
-                   "connector_full");
+    return respond(s, 503, session_open_error(rc), SP_ELIMIT, "connector_full");
   if (rc != 0)
     return respond(s, 500, "proxy_internal_error", rc, "open");
 }

@@ -42,9 +42,7 @@ static void connect_request(struct relay_session *s) {
   if (rc == 0)
     rc = session_open(s, NULL);
   if (rc == SP_ENOTFOUND || rc == SP_ELIMIT) {
-    reply(s,
-          socks5_reply_for_error(rc == SP_ELIMIT ? "connection_limit_reached"
-                                                 : "destination_unavailable"));
+    reply(s, socks5_reply_for_error(session_open_error(rc)));
     return session_close(s, "relay",
                          rc == SP_ELIMIT ? "connector_full" : "connector_down",
                          rc == SP_ELIMIT ? SP_ELIMIT : SP_EUNAVAILABLE);

@@ -21,6 +21,7 @@
 #ifndef SP_TUNNEL_BATCH_H
 #define SP_TUNNEL_BATCH_H
 
+#include <stddef.h>
 #include <uv.h>
 
 struct batch_item {
@@ -28,6 +29,10 @@ struct batch_item {
   struct batch_item **pprev; /* NULL while not queued */
   void (*run_cb)(struct batch_item *it);
 };
+
+/* The structure that embeds `it` as `member`, for a run_cb. */
+#define batch_owner(it, type, member)                                          \
+  ((type *)(void *)((char *)(it)-offsetof(type, member)))
 
 struct batch {
   uv_prepare_t prepare;
