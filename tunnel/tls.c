@@ -6,12 +6,10 @@
  * fills (alloc_cb hands libuv the free tail of it), and answers WANT_READ
  * when the buffer is empty, or 0 (end of file) once the peer has shut its
  * side.  `in` exists only while it holds bytes: an idle connection keeps
- * nothing but mbedTLS's own record buffers.  The send callback appends
- * ciphertext to `out`, the chunk being filled, which goes to uv_write when
- * full and at the end of every engine call, and is freed in the write
- * callback.  So the engine never blocks
- * and never sees WANT_WRITE; the caller bounds the write queue with
- * tls_conn_write_queued() and on_drain.
+ * nothing but mbedTLS's own record buffers.  The send callback, and all
+ * of writing, is in tls_out.c: it appends ciphertext to a chunk that
+ * leaves without waiting, so the engine never blocks and never sees
+ * WANT_WRITE.
  *
  * Reading.  Whenever bytes arrive the engine runs until it wants more
  * (handshake steps, then mbedtls_ssl_read() in a loop), which empties
@@ -42,7 +40,7 @@
  * and a handshake that completes without it is failed anyway, so no
  * application data can flow on a connection whose pin check did not pass.
  *
- * conn_end() is the one teardown.  Memory is freed only in a libuv close
+ * tls_end() is the one teardown.  Memory is freed only in a libuv close
  * callback, which never runs inside another callback of this module, and
  * every loop that calls back into the caller checks the state after each
  * call, so closing from inside any callback is safe.
@@ -62,41 +60,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "tunnel/batch.h"
-#include "tunnel/tls_int.h"
-
-/* The largest record's plaintext, each way. */
-#define TLS_PLAIN_MAX MBEDTLS_SSL_IN_CONTENT_LEN
-#define TLS_SEAL_MAX MBEDTLS_SSL_OUT_CONTENT_LEN
-
-/* Upper bound of an AEAD record's overhead: header, nonce, tag. */
-#define TLS_RECORD_OVERHEAD 32
-
-/* Records taken per read and per delivery.  One read of four full
- * records, and one on_read of their plaintext, cost a quarter of the
- * system calls and wake-ups of one each (docs/tls.md, "Batching"). */
-#define TLS_BATCH_RECORDS 4
-
-/* Ciphertext read at once. */
-#define TLS_IN_MAX (TLS_BATCH_RECORDS * (TLS_PLAIN_MAX + TLS_RECORD_OVERHEAD))
-
-/* Plaintext handed to on_read at once. */
-#define TLS_DELIVER_MAX (TLS_BATCH_RECORDS * TLS_PLAIN_MAX)
-
-/* Ciphertext is gathered into chunks of up to four full records, so that
- * one uv_write carries a 64 KiB tls_conn_write(). */
-#define TLS_OUT_CHUNK (TLS_BATCH_RECORDS * (TLS_SEAL_MAX + TLS_RECORD_OVERHEAD))
-
-/* The first chunk of a handshake flight; certificates are under 1 KiB. */
-#define TLS_OUT_HANDSHAKE 4096
-
-enum tls_state {
-  TLS_START,
-  TLS_HANDSHAKE,
-  TLS_OPEN,
-  TLS_SHUTDOWN,
-  TLS_CLOSING,
-};
+#include "tunnel/tls_conn_int.h"
 
 static const char *const state_names[] = {"start", "handshake", "open",
                                           "shutdown", "closing"};
@@ -109,45 +73,6 @@ static const unsigned state_moves[] = {
     [TLS_OPEN] = TO(TLS_SHUTDOWN) | TO(TLS_CLOSING),
     [TLS_SHUTDOWN] = TO(TLS_CLOSING),
     [TLS_CLOSING] = 0,
-};
-
-/* A chunk of ciphertext and the write request that carries it. */
-struct tls_out {
-  uv_write_t req; /* first, so the request is the chunk */
-  size_t len;
-  size_t cap;
-  unsigned char data[];
-};
-
-struct tls_conn {
-  mbedtls_ssl_context ssl;
-  const struct tls_conf *conf; /* borrowed; outlives the conn */
-  uv_tcp_t *tcp;               /* the caller's memory; the conn closes it */
-  uv_timer_t timer;            /* its use depends on the state */
-  uv_shutdown_t shut;
-  struct tls_conn_cbs cbs;
-  void *data; /* the caller's */
-  uint64_t id;
-  enum tls_state state;
-  int err;           /* why it ends: set on leaving OPEN */
-  int bio_err;       /* a failure inside a BIO callback, for translation */
-  unsigned closing;  /* close callbacks still due */
-  bool want_read;    /* the caller's read_start/read_stop */
-  bool reading;      /* uv_read_start() is in effect */
-  bool eof;          /* the peer shut its side of the TCP connection */
-  bool shut_done;    /* our side is shut too (SHUTDOWN only) */
-  bool established;  /* the handshake completed */
-  bool above_high;   /* the write queue reached write_high */
-  bool pin_ok;       /* pinned mode: pin_check() passed */
-  uint64_t bytes_in; /* plaintext, for the closing log line */
-  uint64_t bytes_out;
-  struct batch *batch;          /* flushes writes before the loop waits */
-  struct batch_item flush_item; /* queued while `out` waits for it */
-  struct tls_out *out;          /* the chunk being filled; owned */
-  size_t out_hint;              /* size of the next chunk */
-  unsigned char *in; /* TLS_IN_MAX bytes, or NULL when empty; owned */
-  size_t in_off;     /* `in` holds bytes [in_off, in_len) */
-  size_t in_len;
 };
 
 static _Atomic uint64_t next_id = 1;
@@ -174,7 +99,7 @@ static void conn_set_state(struct tls_conn *conn, enum tls_state next) {
 }
 
 /* Translates an engine failure, preferring what a BIO callback saw. */
-static int conn_mbed(struct tls_conn *conn, const char *op, int ret) {
+int tls_engine_err(struct tls_conn *conn, const char *op, int ret) {
   if (conn->bio_err != 0)
     return conn->bio_err;
   if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
@@ -216,49 +141,12 @@ static void close_cb(uv_handle_t *handle) {
   free(conn);
 }
 
-static void write_cb(uv_write_t *req, int status);
-
-/* Hands the chunk being filled to uv_write. */
-static int conn_flush(struct tls_conn *conn) {
-  struct tls_out *o = conn->out;
-  uv_buf_t buf;
-  int rc;
-
-  if (o == NULL)
-    return 0;
-  conn->out = NULL;
-  buf = uv_buf_init((char *)o->data, (unsigned)o->len);
-
-  /* With nothing queued, the kernel usually takes a chunk at once: that
-     spares libuv arming the socket for writability and a callback. */
-  if (uv_stream_get_write_queue_size((uv_stream_t *)conn->tcp) == 0) {
-    rc = uv_try_write((uv_stream_t *)conn->tcp, &buf, 1);
-    if (rc == (int)buf.len) {
-      free(o);
-      return 0;
-    }
-    if (rc > 0) {
-      buf.base += rc;
-      buf.len -= (size_t)rc;
-    } else if (rc != UV_EAGAIN) {
-      free(o);
-      return rc;
-    }
-  }
-  rc = uv_write(&o->req, (uv_stream_t *)conn->tcp, &buf, 1, write_cb);
-  if (rc != 0) {
-    free(o);
-    return rc;
-  }
-  return 0;
-}
-
 /*
  * The one teardown: records the cause, lets a pending alert go to the
  * kernel if it takes it at once, and closes both handles.  Queued writes
  * are cancelled by libuv before the close callbacks run.
  */
-static void conn_end(struct tls_conn *conn, int err) {
+void tls_end(struct tls_conn *conn, int err) {
   char name[32];
 
   if (conn->state == TLS_CLOSING)
@@ -266,7 +154,7 @@ static void conn_end(struct tls_conn *conn, int err) {
   conn_set_state(conn, TLS_CLOSING);
   conn->err = err;
   batch_cancel(&conn->flush_item);
-  (void)conn_flush(conn);
+  (void)tls_out_flush(conn);
   sp_debug("tls", "close", "tls=%llu err=%s in=%llu out=%llu",
            (unsigned long long)conn->id, err_name(err, name, sizeof(name)),
            (unsigned long long)conn->bytes_in,
@@ -277,96 +165,14 @@ static void conn_end(struct tls_conn *conn, int err) {
 }
 
 /* Ends the connection; a handshake in progress is reported as failed. */
-static void conn_fail(struct tls_conn *conn, int err) {
+void tls_fail(struct tls_conn *conn, int err) {
   bool in_handshake = conn->state < TLS_OPEN;
 
   if (conn->state == TLS_SHUTDOWN)
     err = conn->err;
-  conn_end(conn, err);
+  tls_end(conn, err);
   if (in_handshake)
     conn->cbs.on_handshake(conn, err);
-}
-
-/* Tells the caller once the queue, having reached write_high, is low. */
-static void conn_check_drain(struct tls_conn *conn) {
-  if (conn->above_high && conn->state == TLS_OPEN &&
-      tls_conn_write_queued(conn) <= conn->conf->limits.write_low) {
-    conn->above_high = false;
-    if (conn->cbs.on_drain != NULL)
-      conn->cbs.on_drain(conn);
-  }
-}
-
-static void write_cb(uv_write_t *req, int status) {
-  struct tls_conn *conn = req->handle->data;
-
-  free((struct tls_out *)req);
-  if (status < 0) {
-    if (status != UV_ECANCELED)
-      conn_fail(conn, status);
-    return;
-  }
-  conn_check_drain(conn);
-}
-
-/* The batch's turn: the chunk written since the last flush goes out. */
-static void batch_flush_cb(struct batch_item *it) {
-  struct tls_conn *conn = batch_owner(it, struct tls_conn, flush_item);
-  int rc;
-
-  if (conn->state != TLS_OPEN)
-    return;
-  rc = conn_flush(conn);
-  if (rc != 0)
-    conn_end(conn, rc);
-  else
-    conn_check_drain(conn);
-}
-
-/* mbedTLS's send callback: appends to the chunk being filled. */
-static int bio_send_cb(void *ctx, const unsigned char *p, size_t n) {
-  struct tls_conn *conn = ctx;
-  struct tls_out *o = conn->out;
-  size_t cap;
-  int rc;
-
-  /* A chunk that later writes join (a batched connection's) grows up to
-     TLS_OUT_CHUNK before it leaves; past that it leaves whole. */
-  if (o != NULL && o->cap - o->len < n && o->len + n <= TLS_OUT_CHUNK) {
-    cap = 2 * o->cap > o->len + n ? 2 * o->cap : o->len + n;
-    cap = cap < TLS_OUT_CHUNK ? cap : TLS_OUT_CHUNK;
-    o = realloc(o, sizeof(*o) + cap);
-    if (o != NULL) {
-      o->cap = cap;
-      conn->out = o;
-    } else {
-      o = conn->out;
-    }
-  }
-  if (o != NULL && o->cap - o->len < n) {
-    rc = conn_flush(conn);
-    if (rc != 0) {
-      conn->bio_err = rc;
-      return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-    }
-    o = NULL;
-  }
-
-  if (o == NULL) {
-    cap = n > conn->out_hint ? n : conn->out_hint;
-    o = malloc(sizeof(*o) + cap);
-    if (o == NULL) {
-      conn->bio_err = SP_ENOMEM;
-      return MBEDTLS_ERR_SSL_ALLOC_FAILED;
-    }
-    o->len = 0;
-    o->cap = cap;
-    conn->out = o;
-  }
-
-  memcpy(o->data + o->len, p, n);
-  o->len += n;
-  return (int)n;
 }
 
 /* mbedTLS's receive callback: takes from `in`. */
@@ -494,7 +300,7 @@ static void conn_update_reading(struct tls_conn *conn) {
   if (want && !conn->reading) {
     rc = uv_read_start((uv_stream_t *)conn->tcp, alloc_cb, read_cb);
     if (rc != 0) {
-      conn_fail(conn, rc);
+      tls_fail(conn, rc);
       return;
     }
     conn->reading = true;
@@ -514,11 +320,12 @@ static void conn_shutdown(struct tls_conn *conn, int err) {
   conn_in_drop(conn);
   conn->out_hint = TLS_RECORD_OVERHEAD;
   ret = mbedtls_ssl_close_notify(&conn->ssl);
-  rc = ret != 0 ? conn_mbed(conn, "close_notify", ret) : conn_flush(conn);
+  rc = ret != 0 ? tls_engine_err(conn, "close_notify", ret)
+                : tls_out_flush(conn);
   if (rc == 0)
     rc = uv_shutdown(&conn->shut, (uv_stream_t *)conn->tcp, shutdown_cb);
   if (rc != 0) {
-    conn_end(conn, err);
+    tls_end(conn, err);
     return;
   }
   uv_timer_start(&conn->timer, timer_cb, conn->conf->limits.timeout_ms, 0);
@@ -532,7 +339,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
     return;
   conn->shut_done = true;
   if (status < 0 || conn->eof)
-    conn_end(conn, conn->err);
+    tls_end(conn, conn->err);
 }
 
 /*
@@ -568,15 +375,15 @@ static void conn_deliver(struct tls_conn *conn) {
     } else if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
       conn_shutdown(conn, UV_EOF);
     } else if (ret == 0) {
-      conn_end(conn, UV_EOF); /* the peer closed without close_notify */
+      tls_end(conn, UV_EOF); /* the peer closed without close_notify */
     } else {
-      conn_end(conn, conn_mbed(conn, "read", ret));
+      tls_end(conn, tls_engine_err(conn, "read", ret));
     }
   }
 
   /* Reading may have made the engine answer (an alert, say). */
-  if (conn->state == TLS_OPEN && (ret = conn_flush(conn)) != 0)
-    conn_end(conn, ret);
+  if (conn->state == TLS_OPEN && (ret = tls_out_flush(conn)) != 0)
+    tls_end(conn, ret);
 }
 
 static void conn_log_handshake(struct tls_conn *conn) {
@@ -613,13 +420,13 @@ static void conn_handshake(struct tls_conn *conn) {
     (void)mbedtls_ssl_send_alert_message(
         &conn->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
         MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
-  rc = conn_flush(conn);
+  rc = tls_out_flush(conn);
   if (ret != 0 && ret != MBEDTLS_ERR_SSL_WANT_READ)
-    rc = conn_mbed(conn, "handshake", ret);
+    rc = tls_engine_err(conn, "handshake", ret);
   if (rc == 0 && ret == 0 && conn->conf->pinned && !conn->pin_ok)
     rc = SP_ECERT; /* never expected: mbedTLS failed the handshake first */
   if (rc != 0)
-    conn_fail(conn, rc);
+    tls_fail(conn, rc);
   else if (ret == 0)
     conn_established(conn);
 }
@@ -638,7 +445,7 @@ static void conn_advance(struct tls_conn *conn) {
   case TLS_SHUTDOWN:
     conn_in_drop(conn);
     if (conn->eof && conn->shut_done)
-      conn_end(conn, conn->err);
+      tls_end(conn, conn->err);
     break;
   case TLS_CLOSING:
     break;
@@ -673,11 +480,11 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (conn->state == TLS_CLOSING)
     return;
   if (nread == UV_ENOBUFS && conn->in == NULL) {
-    conn_fail(conn, SP_ENOMEM);
+    tls_fail(conn, SP_ENOMEM);
     return;
   }
   if (nread < 0 && nread != UV_EOF && nread != UV_ENOBUFS) {
-    conn_fail(conn, (int)nread);
+    tls_fail(conn, (int)nread);
     return;
   }
 
@@ -702,7 +509,7 @@ static void timer_cb(uv_timer_t *timer) {
   case TLS_HANDSHAKE:
     sp_debug("tls", "timeout", "tls=%llu phase=handshake",
              (unsigned long long)conn->id);
-    conn_fail(conn, UV_ETIMEDOUT);
+    tls_fail(conn, UV_ETIMEDOUT);
     break;
   case TLS_OPEN:
     conn_deliver(conn);
@@ -710,7 +517,7 @@ static void timer_cb(uv_timer_t *timer) {
   case TLS_SHUTDOWN:
     sp_debug("tls", "timeout", "tls=%llu phase=shutdown",
              (unsigned long long)conn->id);
-    conn_end(conn, conn->err);
+    tls_end(conn, conn->err);
     break;
   case TLS_CLOSING:
     break;
@@ -730,7 +537,7 @@ static int conn_engine(struct tls_conn *conn) {
     ret = mbedtls_ssl_set_hostname(&conn->ssl, conf->server_name);
   if (ret != 0)
     return tls_mbed_err(conn->id, "setup", ret);
-  mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send_cb, bio_recv_cb, NULL);
+  mbedtls_ssl_set_bio(&conn->ssl, conn, tls_out_bio_send, bio_recv_cb, NULL);
   mbedtls_ssl_set_verify(&conn->ssl, verify_cb, conn);
   return 0;
 }
@@ -790,106 +597,6 @@ int tls_conn_new(struct tls_conn **out, const struct tls_conf *conf,
   return 0;
 }
 
-/* The next chunk's size for `n` bytes of plaintext. */
-static size_t write_hint(size_t n) {
-  size_t records = n / TLS_SEAL_MAX + 1;
-
-  if (n > TLS_OUT_CHUNK)
-    return TLS_OUT_CHUNK;
-  n += records * TLS_RECORD_OVERHEAD;
-  return n < TLS_OUT_CHUNK ? n : TLS_OUT_CHUNK;
-}
-
-/* Seals `n` bytes into as many records as they need; no flush. */
-static int conn_seal(struct tls_conn *conn, const unsigned char *p, size_t n) {
-  int ret;
-
-  while (n > 0) {
-    ret = mbedtls_ssl_write(&conn->ssl, p, n);
-    if (ret <= 0)
-      return conn_mbed(conn, "write", ret);
-    p += ret;
-    n -= (size_t)ret;
-    conn->bytes_out += (uint64_t)ret;
-  }
-  return 0;
-}
-
-/*
- * Pieces are gathered into full records: a piece that starts a record
- * and fills it is sealed where it lies, and the rest is copied into
- * `stage` first, so that small pieces (frame headers) never make records
- * of their own.
- */
-int tls_conn_writev(struct tls_conn *conn, const uv_buf_t *bufs, size_t n) {
-  unsigned char stage[TLS_SEAL_MAX];
-  size_t i, off, take, fill = 0, total = 0;
-  const unsigned char *p;
-  int rc = 0;
-
-  if (conn->state != TLS_OPEN)
-    return conn->state < TLS_OPEN ? UV_ENOTCONN : UV_EPIPE;
-
-  for (i = 0; i < n; i++)
-    total += bufs[i].len;
-  conn->out_hint = write_hint(total);
-  for (i = 0; i < n && rc == 0; i++) {
-    p = (const unsigned char *)bufs[i].base;
-    for (off = 0; off < bufs[i].len && rc == 0; off += take) {
-      take = bufs[i].len - off;
-      if (fill == 0 && take >= TLS_SEAL_MAX) {
-        take -= take % TLS_SEAL_MAX;
-        rc = conn_seal(conn, p + off, take);
-        continue;
-      }
-      if (take > TLS_SEAL_MAX - fill)
-        take = TLS_SEAL_MAX - fill;
-      memcpy(stage + fill, p + off, take);
-      fill += take;
-      if (fill == TLS_SEAL_MAX) {
-        rc = conn_seal(conn, stage, fill);
-        fill = 0;
-      }
-    }
-  }
-  if (rc == 0 && fill > 0)
-    rc = conn_seal(conn, stage, fill);
-  if (rc == 0 && conn->batch != NULL && conn->out != NULL)
-    batch_add(conn->batch, &conn->flush_item, batch_flush_cb);
-  else if (rc == 0)
-    rc = conn_flush(conn);
-  if (rc != 0) {
-    conn_end(conn, rc);
-    return rc;
-  }
-  if (tls_conn_write_queued(conn) >= conn->conf->limits.write_high)
-    conn->above_high = true;
-  return 0;
-}
-
-int tls_conn_write(struct tls_conn *conn, const void *p, size_t n) {
-  uv_buf_t buf = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
-
-  return tls_conn_writev(conn, &buf, 1);
-}
-
-void tls_conn_set_batch(struct tls_conn *conn, struct batch *b) {
-  int rc;
-
-  if (b == NULL && conn->batch != NULL) {
-    batch_cancel(&conn->flush_item);
-    if (conn->state == TLS_OPEN && (rc = conn_flush(conn)) != 0)
-      conn_end(conn, rc);
-  }
-  conn->batch = b;
-}
-
-size_t tls_conn_write_queued(const struct tls_conn *conn) {
-  size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)conn->tcp);
-
-  return conn->out != NULL ? n + conn->out->len : n;
-}
-
 void tls_conn_read_stop(struct tls_conn *conn) {
   conn->want_read = false;
   if (conn->state == TLS_OPEN)
@@ -911,13 +618,13 @@ void tls_conn_read_start(struct tls_conn *conn) {
 
 void tls_conn_shutdown(struct tls_conn *conn) {
   if (conn->state < TLS_OPEN)
-    conn_end(conn, 0);
+    tls_end(conn, 0);
   else if (conn->state == TLS_OPEN)
     conn_shutdown(conn, 0);
 }
 
 void tls_conn_close(struct tls_conn *conn, int err) {
-  conn_end(conn, err);
+  tls_end(conn, err);
 }
 
 const mbedtls_x509_crt *tls_conn_peer_cert(const struct tls_conn *conn) {
