@@ -30,6 +30,12 @@ static size_t utf8_len(const unsigned char *s) {
   return n;
 }
 
+/* Whether `c` goes into a JSON string as it is: printable ASCII other
+   than the two characters that must be escaped. */
+static int json_plain(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void sp_json_quote(struct sp_wbuf *w, const char *str) {
   const unsigned char *s = (const unsigned char *)str;
   char esc[8];
@@ -37,7 +43,12 @@ void sp_json_quote(struct sp_wbuf *w, const char *str) {
 
   sp_wbuf_u8(w, '"');
   while (*s != '\0') {
-    if (*s == '"' || *s == '\\') {
+    for (n = 0; json_plain(s[n]); n++)
+      ;
+    if (n > 0) { /* the common case: one copy for the whole run */
+      sp_wbuf_bytes(w, s, n);
+      s += n;
+    } else if (*s == '"' || *s == '\\') {
       esc[0] = '\\';
       esc[1] = (char)*s++;
       sp_wbuf_bytes(w, esc, 2);
