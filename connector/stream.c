@@ -707,6 +707,7 @@ static void connect_cb(uv_connect_t *req, int status) {
     sp_debug("stream", "dial_failed", "sid=%u tid=%u addr=%s err=%s", s->sid,
              s->tid, sstr(s, STR_ADDR),
              uv_err_name_r(status, name, sizeof(name)));
+    s->reading = false;
     uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb); /* then the next */
     return;
   }
@@ -762,7 +763,14 @@ static void stream_dial_next(struct stream *s) {
   if (rc != 0) {
     s->err = rc;
     uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb);
+    return;
   }
+  /* Read from the start: libuv runs connect_cb before any read_cb.
+     Asked in connect_cb instead, libuv would have forgotten the socket
+     when the connect ended and would add it again, meet EEXIST and
+     modify it: a wasted epoll_ctl per stream.  connect_cb keeps or
+     stops reading as the stream's state says. */
+  s->reading = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) == 0;
 }
 
 static void resolved_cb(uv_getaddrinfo_t *req, int status,
