@@ -127,6 +127,15 @@ static void shutdown_client(struct relay_session *s) {
     return;
   reply_flush(s);
   s->shut_wr = 1;
+  /* The client has ended its side, its last bytes have gone on (so the
+     stream ends with this FIN and the session closes next) and
+     everything for it is with the kernel: close() sends the same FIN
+     without a shutdown() first. */
+  if (s->client_eof && s->pending_len == 0 &&
+      uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0) {
+    s->shut_done = 1;
+    return;
+  }
   req = malloc(sizeof(*req));
   if (req != NULL) {
     req->data = s;
