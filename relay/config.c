@@ -1,6 +1,6 @@
 #include "relay/config.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +12,8 @@
 #include "common/timefmt.h"
 #include "common/ytree.h"
 #include "common/fileio.h"
+#include "relay/listen.h"
+#include "relay/proxyproto.h"
 
 #define DEFAULT_GEOIP "/usr/share/sallyport/country.mmdb"
 
@@ -61,33 +63,18 @@ static int want_scalar(struct loader *l, const struct ytree_node *n,
   return bad(l, n, what, ytree_kind_name(n->kind));
 }
 
-/* "IP:port" or "[IPv6]:port", or "" to disable the listener. */
+/* "IP:port" or "[IPv6]:port" as the listener will read it, with a port
+   to listen on, or "" to disable the listener. */
 static int listen_addr_valid(const char *s) {
-  char host[64];
-  unsigned char a[16];
-  const char *colon;
-  char *end;
-  long port;
-  size_t n;
+  struct sockaddr_storage ss;
+  const struct sockaddr_in *v4 = (const void *)&ss;
+  const struct sockaddr_in6 *v6 = (const void *)&ss;
 
   if (s[0] == '\0')
     return 1;
-  colon = strrchr(s, ':');
-  if (colon == NULL || colon == s)
+  if (listen_parse_addr(s, &ss) != 0)
     return 0;
-  n = (size_t)(colon - s);
-  if (s[0] == '[' && colon[-1] == ']') {
-    s++;
-    n -= 2;
-  }
-  if (n >= sizeof(host))
-    return 0;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  port = strtol(colon + 1, &end, 10);
-  if (*end != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
-    return 0;
-  return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+  return (ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port) != 0;
 }
 
 static int load_listen(struct loader *l, const struct ytree_node *map,
@@ -126,30 +113,6 @@ static int load_listen(struct loader *l, const struct ytree_node *map,
   return 0;
 }
 
-static int cidr_valid(const char *s) {
-  char addr[64];
-  unsigned char a[16];
-  const char *slash = strchr(s, '/');
-  char *end;
-  long bits, max;
-  size_t n = slash ? (size_t)(slash - s) : strlen(s);
-
-  if (n >= sizeof(addr))
-    return 0;
-  memcpy(addr, s, n);
-  addr[n] = '\0';
-  if (inet_pton(AF_INET, addr, a) == 1)
-    max = 32;
-  else if (inet_pton(AF_INET6, addr, a) == 1)
-    max = 128;
-  else
-    return 0;
-  if (slash == NULL)
-    return 1;
-  bits = strtol(slash + 1, &end, 10);
-  return slash[1] != '\0' && *end == '\0' && bits >= 0 && bits <= max;
-}
-
 static int load_proxies(struct loader *l, const struct ytree_node *seq,
                         struct relay_config *c) {
   size_t i;
@@ -160,7 +123,8 @@ static int load_proxies(struct loader *l, const struct ytree_node *seq,
   if (c->trusted_proxies == NULL)
     return SP_ENOMEM;
   for (i = 0; i < seq->n; i++) {
-    if (seq->kids[i]->kind != YTREE_SCALAR || !cidr_valid(seq->kids[i]->str))
+    if (seq->kids[i]->kind != YTREE_SCALAR ||
+        !proxyproto_cidr_valid(seq->kids[i]->str))
       return bad(l, seq->kids[i], "trusted_proxies: not a CIDR", NULL);
     c->trusted_proxies[i] = strdup(seq->kids[i]->str);
     if (c->trusted_proxies[i] == NULL)
@@ -242,12 +206,30 @@ static int load_root(struct loader *l, const struct ytree_node *root,
   return rc;
 }
 
+int relay_config_parse(struct relay_config *c, const char *file,
+                       const char *text, size_t len, char *msg,
+                       size_t msg_size) {
+  struct loader l = {file, msg, msg_size};
+  struct ytree_node *root;
+  struct ytree_err err;
+  int rc;
+
+  relay_config_defaults(c);
+  rc = ytree_parse(text, len, &root, &err);
+  if (rc != 0) {
+    snprintf(msg, msg_size, "%s:%u:%u: %s", file, err.line, err.col, err.msg);
+    return SP_ECONFIG;
+  }
+  rc = load_root(&l, root, c);
+  ytree_free(root);
+  if (rc != 0)
+    relay_config_free(c);
+  return rc;
+}
+
 int relay_config_load(struct relay_config *c, const char *dir, char *msg,
                       size_t msg_size) {
   char path[4096];
-  struct loader l = {path, msg, msg_size};
-  struct ytree_node *root;
-  struct ytree_err err;
   char *text;
   size_t len;
   int rc;
@@ -259,16 +241,8 @@ int relay_config_load(struct relay_config *c, const char *dir, char *msg,
     snprintf(msg, msg_size, "%s: %s", path, sp_strerror(rc));
     return rc;
   }
-  rc = ytree_parse(text, len, &root, &err);
+  rc = relay_config_parse(c, path, text, len, msg, msg_size);
   free(text);
-  if (rc != 0) {
-    snprintf(msg, msg_size, "%s:%u:%u: %s", path, err.line, err.col, err.msg);
-    return SP_ECONFIG;
-  }
-  rc = load_root(&l, root, c);
-  ytree_free(root);
-  if (rc != 0)
-    relay_config_free(c);
   return rc;
 }
 

@@ -39,6 +39,15 @@ void relay_config_defaults(struct relay_config *c);
 int relay_config_load(struct relay_config *c, const char *dir, char *msg,
                       size_t msg_size);
 
+/*
+ * Reads settings from the `len` bytes of `text`, as the contents of
+ * `file` (named in the messages).  Returns 0, or SP_ECONFIG (or
+ * SP_ENOMEM) with "FILE:L:C: message" in msg and `c` freed.
+ */
+int relay_config_parse(struct relay_config *c, const char *file,
+                       const char *text, size_t len, char *msg,
+                       size_t msg_size);
+
 void relay_config_free(struct relay_config *c);
 
 /* Writes a commented DIR/relay.yaml with the defaults and `name`. */

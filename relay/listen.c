@@ -35,7 +35,7 @@ int listen_parse_addr(const char *addr, struct sockaddr_storage *ss) {
   memcpy(host, addr, n);
   host[n] = '\0';
   port = strtol(colon + 1, &end, 10);
-  if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
+  if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port > 65535)
     return SP_EPARSE;
   if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;

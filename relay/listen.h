@@ -72,7 +72,8 @@ void listener_stop(struct listener *l);
 void listen_peer(uv_tcp_t *tcp, char out[LISTEN_PEER_MAX],
                  char ip[LISTEN_IP_MAX]);
 
-/* Parses "IP:PORT" or "[IPv6]:PORT" into `ss`; 0 or SP_EPARSE. */
+/* Parses "IP:PORT" or "[IPv6]:PORT" into `ss`, PORT being decimal
+   digits up to 65535; 0 or SP_EPARSE. */
 int listen_parse_addr(const char *addr, struct sockaddr_storage *ss);
 
 #endif

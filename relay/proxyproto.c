@@ -342,6 +342,12 @@ int proxyproto_trusted(const char *const *cidrs, size_t n,
   return 0;
 }
 
+int proxyproto_cidr_valid(const char *s) {
+  struct cidr c;
+
+  return cidr_parse(s, &c) == 0;
+}
+
 const char *proxyproto_fault_name(unsigned fault) {
   static const char *const names[] = {
 #define PROXYPROTO_NAME_(name, value, token) [value] = token,

@@ -98,6 +98,10 @@ int proxyproto_parse(const uint8_t *buf, size_t len,
 int proxyproto_trusted(const char *const *cidrs, size_t n,
                        const struct sockaddr *peer);
 
+/* Whether `s` is a CIDR that proxyproto_trusted() can match: what
+   relay.yaml accepts in trusted_proxies. */
+int proxyproto_cidr_valid(const char *s);
+
 /* The fault's token; never NULL ("unknown" otherwise). */
 const char *proxyproto_fault_name(unsigned fault);
 
