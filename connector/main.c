@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/nofile.h"
 #include "common/timefmt.h"
 #include "connector/agent.h"
 #include "connector/allow.h"
@@ -167,6 +168,7 @@ int cmd_run(const char *state, int argc, char **argv) {
                   "enroll --state %s --token TOKEN')?",
                   err, state);
   if (rc == CMD_OK) {
+    sp_nofile_raise("connector");
     o.conf = &conf;
     o.allow = &allow;
     if (agent_run(&o, err, sizeof(err)) != 0)

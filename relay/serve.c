@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/nofile.h"
 #include "geo/geo.h"
 #include "policy/access.h"
 #include "relay/cli.h"
@@ -285,6 +286,7 @@ int cmd_serve(struct cli *c, int argc, char **argv) {
     sp_log_set_level(SP_LOG_DEBUG);
   }
   signal(SIGPIPE, SIG_IGN);
+  sp_nofile_raise("relay");
   memset(&r, 0, sizeof(r));
   r.audit.fd = -1;
   r.publish_all = 1; /* the table may hold a previous run's sessions */

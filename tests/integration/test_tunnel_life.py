@@ -5,6 +5,7 @@ connector found by the pings, and certificates the relay must refuse."""
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -421,6 +422,39 @@ class TunnelLifeTest(LiveTest):
         self.assertEqual(len(dead), 2, dead)
         self.wait_for(lambda: self.connector_status("paris-office") ==
                       "connected", "reconnected", timeout=30)
+        self.assertTrue(self.fetch_ok())
+
+    # ---- descriptors ----
+
+    def test_descriptor_limit_raised_to_hard(self):
+        """Both daemons start with a low soft descriptor limit, as under a
+        shell's default of 1024, and raise it to the hard limit, which is
+        what lets them carry tens of thousands of streams."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        low = 256
+        if hard != resource.RLIM_INFINITY and hard <= low:
+            self.skipTest(f"hard descriptor limit {hard} leaves no room")
+        want = (1 << 20 if hard == resource.RLIM_INFINITY
+                else min(hard, 1 << 20))
+        self.relay_proc.stop()
+        self.daemons.remove(self.relay_proc)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+        try:
+            relay = self.start_relay()
+            conn = self.run_connector()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+        def soft_limit(pid):
+            with open(f"/proc/{pid}/limits") as f:
+                for line in f:
+                    if line.startswith("Max open files"):
+                        return int(line.split()[3])
+            return None
+        for d in (relay, conn):
+            self.assertEqual(soft_limit(d.proc.pid), want)
+            self.assertIn(f"ev=nofile soft={want} ", d.text())
+            self.assertIn(f" raised_from={low}", d.text())
         self.assertTrue(self.fetch_ok())
 
     # ---- certificates the relay refuses ----
