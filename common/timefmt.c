@@ -11,9 +11,18 @@ const char *sp_time_format(char out[SP_TIME_MAX], int64_t t) {
   time_t tt = (time_t)t;
   struct tm tm;
 
-  if (gmtime_r(&tt, &tm) == NULL ||
-      strftime(out, SP_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+  /* By hand rather than strftime's %Y, which does not pad years before
+     1000 to the four digits RFC 3339 wants.  The fields are in range
+     once gmtime_r has made them; the modulos tell the compiler so. */
+  if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 ||
+      tm.tm_year > 9999 - 1900)
     snprintf(out, SP_TIME_MAX, "@%lld", (long long)t);
+  else
+    snprintf(out, SP_TIME_MAX, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u);
   return out;
 }
 
@@ -128,6 +137,8 @@ int sp_duration_parse(const char *s, int64_t *secs) {
     default:
       return SP_EPARSE;
     }
+    if (total > INT64_MAX - v)
+      return SP_EPARSE;
     total += v;
     any = 1;
   }

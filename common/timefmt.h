@@ -7,7 +7,8 @@
 
 #define SP_TIME_MAX 32
 
-/* "2026-12-03T09:00:00Z"; returns `out`. */
+/* "2026-12-03T09:00:00Z" (years 0000 to 9999; "@SECONDS" outside
+   them); returns `out`. */
 const char *sp_time_format(char out[SP_TIME_MAX], int64_t t);
 
 /*
