@@ -210,6 +210,15 @@ static void audit_end(struct relay_session *s, const char *side,
   relay_audit(s->relay, &j);
 }
 
+void session_record_end(struct relay_session *s, const char *side,
+                        const char *phase, int err) {
+  if (s->end_recorded)
+    return;
+  s->end_recorded = 1;
+  log_end(s, side, phase, err);
+  audit_end(s, side, phase, err);
+}
+
 /*
  * The one way a session ends.  `side` is who ended it ("client",
  * "resource", "relay"), `phase` the state it was in or what happened.
@@ -222,8 +231,7 @@ void session_close(struct relay_session *s, const char *side, const char *phase,
   if (s->state == SESSION_CLOSING)
     return;
   session_set_state(s, SESSION_CLOSING);
-  log_end(s, side, phase, err);
-  audit_end(s, side, phase, err);
+  session_record_end(s, side, phase, err);
   if (stream != NULL) {
     s->stream = NULL;
     s->relay->m.streams_active--;

@@ -110,6 +110,7 @@ struct relay_session {
   int open_tries;      /* OPENs sent for this session (SESSION_OPEN_TRIES) */
   int shut_wr;         /* plain TCP: the write side was shut down */
   int shut_done;       /* ... and that shutdown completed */
+  int end_recorded;    /* the end line and audit record are written */
 
   /* What relay_sessions_publish() last wrote of it. */
   int published;
@@ -136,6 +137,14 @@ void session_close_tcp(struct relay_session *s);
 void session_release(struct relay_session *s);
 void session_close(struct relay_session *s, const char *side, const char *phase,
                    int err);
+/*
+ * Writes the session's end line and its stream_end audit record, once;
+ * session_close() does it unless this ran first.  A refusal calls it
+ * before it answers the client, so that the trail shows the end before
+ * the client can see it (docs/audit.md).
+ */
+void session_record_end(struct relay_session *s, const char *side,
+                        const char *phase, int err);
 void session_set_state(struct relay_session *s, enum session_state to);
 const char *session_state_name(enum session_state state);
 int session_write(struct relay_session *s, const void *p, size_t n);

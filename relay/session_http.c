@@ -14,15 +14,18 @@
 #include "relay/session.h"
 
 /* Answers with `status` (and `proxy_error` as Proxy-Status), then ends
-   the session once the answer is written. */
+   the session once the answer is written; `side` ended it, in `phase`,
+   and its end is recorded before the answer goes out. */
 static void respond(struct relay_session *s, int status,
-                    const char *proxy_error, int err, const char *phase) {
+                    const char *proxy_error, const char *side,
+                    const char *phase, int err) {
   struct httpc_response resp = {0};
   char head[HTTPC_RESPONSE_MAX];
   const char *text = httpc_status_text(status);
   char body[128];
   int n, b;
 
+  session_record_end(s, side, phase, err);
   b = snprintf(body, sizeof(body), "%d %s\n", status, text);
   resp.status = status;
   resp.proxy_error = proxy_error;
@@ -32,8 +35,7 @@ static void respond(struct relay_session *s, int status,
   n = httpc_response_format(&resp, head, sizeof(head));
   if (n > 0 && session_write(s, head, (size_t)n) == 0)
     session_write(s, body, (size_t)b);
-  session_close(s, status == 407 || status == 403 ? "relay" : "client", phase,
-                err);
+  session_close(s, side, phase, err);
 }
 
 static void connect_request(struct relay_session *s) {
@@ -45,21 +47,23 @@ static void connect_request(struct relay_session *s) {
       session_authenticate(s, q->user, q->password) != 0) {
     if (q->auth == HTTPC_AUTH_NONE)
       s->relay->m.auth_failures++;
-    return respond(s, 407, NULL, SP_EAUTH, "auth");
+    return respond(s, 407, NULL, "relay", "auth", SP_EAUTH);
   }
   memcpy(dest, q->authority, sizeof(dest));
   rc = session_decide(s, dest);
   if (rc == SP_EPOLICY)
-    return respond(s, 403, "http_request_denied", SP_EDENIED, "denied");
+    return respond(s, 403, "http_request_denied", "relay", "denied",
+                   SP_EDENIED);
   if (rc == 0)
     rc = session_open(s, NULL);
   if (rc == SP_ENOTFOUND)
-    return respond(s, 503, session_open_error(rc), SP_EUNAVAILABLE,
-                   "connector_down");
+    return respond(s, 503, session_open_error(rc), "relay", "connector_down",
+                   SP_EUNAVAILABLE);
   if (rc == SP_ELIMIT)
-    return respond(s, 503, session_open_error(rc), SP_ELIMIT, "connector_full");
+    return respond(s, 503, session_open_error(rc), "relay", "connector_full",
+                   SP_ELIMIT);
   if (rc != 0)
-    return respond(s, 500, "proxy_internal_error", rc, "open");
+    return respond(s, 500, "proxy_internal_error", "relay", "open", rc);
 }
 
 void http_input(struct relay_session *s, const uint8_t *p, size_t n) {
@@ -71,13 +75,13 @@ void http_input(struct relay_session *s, const uint8_t *p, size_t n) {
     return;
   if (s->http->state == HTTPC_S_FAILED) {
     s->relay->m.protocol_errors++;
-    return respond(s, s->http->status ? s->http->status : 400, NULL, SP_EPROTO,
-                   "request");
+    return respond(s, s->http->status ? s->http->status : 400, NULL, "client",
+                   "request", SP_EPROTO);
   }
   if (strcmp(s->http->method, "CONNECT") != 0) {
     if (s->kind == SESSION_HTTPS)
       return api_request(s, p + used, n - used);
-    return respond(s, 405, NULL, SP_EPROTO, "method");
+    return respond(s, 405, NULL, "client", "method", SP_EPROTO);
   }
   connect_request(s);
   if (s->state == SESSION_CLOSING)
@@ -103,7 +107,7 @@ void http_result(struct relay_session *s, const char *proxy_error) {
     return;
   }
   status = httpc_status_for_error(proxy_error);
-  respond(s, status, proxy_error, SP_EUNAVAILABLE, proxy_error);
+  respond(s, status, proxy_error, "resource", proxy_error, SP_EUNAVAILABLE);
 }
 
 /* ---- listen.https ---- */

@@ -16,12 +16,16 @@ static int flush_out(struct relay_session *s) {
   return rc;
 }
 
-static void reply(struct relay_session *s, enum socks5_reply_code code) {
+/* Answers the request with failure `code` and ends the session, its end
+   recorded before the client can read the answer. */
+static void refuse(struct relay_session *s, enum socks5_reply_code code,
+                   const char *side, const char *phase, int err) {
   uint8_t out[SOCKS5_REPLY_MAX];
   size_t n = socks5_reply(out, code, NULL);
 
-  if (session_write(s, out, n) != 0)
-    session_close(s, "client", "reply", SP_ECLOSED);
+  session_record_end(s, side, phase, err);
+  (void)session_write(s, out, n);
+  session_close(s, side, phase, err);
 }
 
 /* The request is complete: decide it and open the stream. */
@@ -35,22 +39,16 @@ static void connect_request(struct relay_session *s) {
   s->socks = NULL;
 
   rc = session_decide(s, dest);
-  if (rc == SP_EPOLICY) {
-    reply(s, SOCKS5_REP_NOT_ALLOWED);
-    return session_close(s, "relay", "denied", SP_EDENIED);
-  }
+  if (rc == SP_EPOLICY)
+    return refuse(s, SOCKS5_REP_NOT_ALLOWED, "relay", "denied", SP_EDENIED);
   if (rc == 0)
     rc = session_open(s, NULL);
-  if (rc == SP_ENOTFOUND || rc == SP_ELIMIT) {
-    reply(s, socks5_reply_for_error(session_open_error(rc)));
-    return session_close(s, "relay",
-                         rc == SP_ELIMIT ? "connector_full" : "connector_down",
-                         rc == SP_ELIMIT ? SP_ELIMIT : SP_EUNAVAILABLE);
-  }
-  if (rc != 0) {
-    reply(s, SOCKS5_REP_GENERAL_FAILURE);
-    return session_close(s, "relay", "open", rc);
-  }
+  if (rc == SP_ENOTFOUND || rc == SP_ELIMIT)
+    return refuse(s, socks5_reply_for_error(session_open_error(rc)), "relay",
+                  rc == SP_ELIMIT ? "connector_full" : "connector_down",
+                  rc == SP_ELIMIT ? SP_ELIMIT : SP_EUNAVAILABLE);
+  if (rc != 0)
+    return refuse(s, SOCKS5_REP_GENERAL_FAILURE, "relay", "open", rc);
 }
 
 void socks_input(struct relay_session *s, const uint8_t *p, size_t n) {
@@ -100,6 +98,6 @@ void socks_result(struct relay_session *s, const char *proxy_error) {
       session_close(s, "client", "reply", SP_ECLOSED);
     return;
   }
-  reply(s, socks5_reply_for_error(proxy_error));
-  session_close(s, "resource", proxy_error, SP_EUNAVAILABLE);
+  refuse(s, socks5_reply_for_error(proxy_error), "resource", proxy_error,
+         SP_EUNAVAILABLE);
 }

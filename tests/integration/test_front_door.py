@@ -132,6 +132,11 @@ class FrontDoorTest(LiveTest):
         reasons = [a["reason"] for a in self.audit()
                    if a["event"] == "decision"]
         self.assertIn("no_resource", reasons)
+        # The two requests that found no tunnel ended at the relay, and
+        # say so the same way whichever protocol asked.
+        ends = [(a["ended_by"], a["phase"]) for a in self.audit()
+                if a["event"] == "stream_end"]
+        self.assertEqual(ends, [("relay", "connector_down")] * 2)
 
     def test_sessions_list_and_kill(self):
         idle = socket.create_connection(("127.0.0.1", self.ports["socks"]))
