@@ -159,10 +159,25 @@ static int conf_from_tree(const struct ytree_node *root,
   return 0;
 }
 
-int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
-                       size_t errn) {
+int statedir_conf_parse(const char *text, size_t len, const char *file,
+                        struct statedir_conf *c, char *err, size_t errn) {
   struct ytree_node *root = NULL;
   struct ytree_err yerr;
+  int rc;
+
+  memset(c, 0, sizeof(*c));
+  rc = ytree_parse(text, len, &root, &yerr);
+  if (rc != 0) {
+    snprintf(err, errn, "%s:%u:%u: %s", file, yerr.line, yerr.col, yerr.msg);
+    return SP_ECONFIG;
+  }
+  rc = conf_from_tree(root, c, err, errn);
+  ytree_free(root);
+  return rc;
+}
+
+int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
+                       size_t errn) {
   char path[4096], *buf;
   size_t len;
   int rc;
@@ -174,15 +189,8 @@ int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
     snprintf(err, errn, "cannot read %s: %s", path, sp_strerror(rc));
     return rc;
   }
-
-  rc = ytree_parse(buf, len, &root, &yerr);
+  rc = statedir_conf_parse(buf, len, path, c, err, errn);
   free(buf);
-  if (rc != 0) {
-    snprintf(err, errn, "%s:%u:%u: %s", path, yerr.line, yerr.col, yerr.msg);
-    return SP_ECONFIG;
-  }
-  rc = conf_from_tree(root, c, err, errn);
-  ytree_free(root);
   return rc;
 }
 

@@ -70,6 +70,11 @@ int statedir_conf_format(const struct statedir_conf *c, char *out, size_t n);
 int statedir_conf_load(const char *dir, struct statedir_conf *c, char *err,
                        size_t errn);
 
+/* The same for the `len` bytes of `text`, read from `file` (for the
+   messages): 0 or SP_ECONFIG with a sentence in `err`. */
+int statedir_conf_parse(const char *text, size_t len, const char *file,
+                        struct statedir_conf *c, char *err, size_t errn);
+
 /*
  * Replacing the key and certificate after a renewal.  The pair must
  * change together: a key without its certificate cannot open a tunnel.
