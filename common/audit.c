@@ -4,17 +4,41 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
 
-int sp_audit_open(struct sp_audit *a, const char *dir) {
+static int open_path(const char *dir) {
   char path[4096];
 
   snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
-  a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+int sp_audit_open(struct sp_audit *a, const char *dir) {
+  a->fd = open_path(dir);
   return a->fd < 0 ? -errno : 0;
+}
+
+int sp_audit_reopen_if_moved(struct sp_audit *a, const char *dir) {
+  struct stat now, ours;
+  char path[4096];
+  int fd;
+
+  snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+  if (fstat(a->fd, &ours) != 0)
+    return -errno;
+  if (stat(path, &now) == 0 && now.st_dev == ours.st_dev &&
+      now.st_ino == ours.st_ino)
+    return 0;
+  fd = open_path(dir);
+  if (fd < 0)
+    return -errno;
+  close(a->fd);
+  a->fd = fd;
+  return 1;
 }
 
 void sp_audit_close(struct sp_audit *a) {

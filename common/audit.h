@@ -20,6 +20,16 @@ int sp_audit_open(struct sp_audit *a, const char *dir);
 void sp_audit_close(struct sp_audit *a);
 
 /*
+ * For a daemon that keeps the file open: when DIR/audit.jsonl is no
+ * longer the file `a` writes to (logrotate or an administrator renamed
+ * or removed it), opens the one at the path, creating it, so that the
+ * daemon's records and the admin commands' go on landing in the same
+ * file.  Returns 1 when it reopened, 0 when nothing moved, or -errno with
+ * the old descriptor kept.
+ */
+int sp_audit_reopen_if_moved(struct sp_audit *a, const char *dir);
+
+/*
  * Starts a record with "time" (now, RFC 3339 with milliseconds) and
  * "event"; add fields with sp_json_*(), then sp_audit_write().
  */

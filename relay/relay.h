@@ -52,6 +52,7 @@ struct relay {
   uv_signal_t sigint, sigterm, sighup;
   struct batch batch; /* TLS writes and log lines: once per iteration */
   struct sp_audit audit;
+  int audit_reopen_failing; /* warned already; quiet until it works */
   struct relay_metrics m;
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */
   struct relay_session *sessions; /* every client connection */

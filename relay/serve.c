@@ -76,10 +76,23 @@ static void reload_geo(struct relay *r) {
     sp_info("relay", "geoip_reloaded", "layout=%s", geo_layout_name(r->geo));
 }
 
+/* After logrotate (or any rename) the relay's records follow the path,
+   where the admin commands write theirs. */
+static void follow_audit(struct relay *r) {
+  int rc = sp_audit_reopen_if_moved(&r->audit, r->state);
+
+  if (rc > 0)
+    sp_info("relay", "audit_reopened", "path=%s/audit.jsonl", r->state);
+  else if (rc < 0 && !r->audit_reopen_failing) /* once, not every tick */
+    sp_warn("relay", "audit_reopen_failed", "err=%s", sp_err_name(rc));
+  r->audit_reopen_failing = rc < 0;
+}
+
 static void tick_cb(uv_timer_t *t) {
   struct relay *r = t->data;
   int64_t minute = relay_now(r) / 60;
 
+  follow_audit(r);
   relay_tunnels_tick(r, uv_now(r->loop));
   relay_sessions_tick(r, uv_now(r->loop));
   poll_generation(r);
@@ -116,8 +129,9 @@ static void signal_cb(uv_signal_t *s, int signum) {
   struct relay *r = s->data;
 
   if (signum == SIGHUP) {
-    sp_info("relay", "sighup", "action=reload_geoip");
+    sp_info("relay", "sighup", "action=reload_geoip,reopen_audit");
     reload_geo(r);
+    follow_audit(r);
     return;
   }
   stop(r, signum == SIGINT ? "sigint" : "sigterm");

@@ -138,6 +138,26 @@ class FrontDoorTest(LiveTest):
                 if a["event"] == "stream_end"]
         self.assertEqual(ends, [("relay", "connector_down")] * 2)
 
+    def test_audit_follows_rotation(self):
+        """logrotate renames audit.jsonl: the relay's records follow the
+        path, next to the admin commands' records, within a tick."""
+        tok = self.token_for("alice", password="pw-alice",
+                             secret=self.secret)
+        path = os.path.join(self.state, "audit.jsonl")
+        os.rename(path, path + ".1")
+        self.wait_for(lambda: "ev=audit_reopened" in self.relay_proc.text(),
+                      "the relay to reopen audit.jsonl", timeout=5)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        r = self.curl("--socks5-hostname", f"127.0.0.1:{self.ports['socks']}",
+                      "--proxy-user", "alice:" + tok, "http://intranet.corp/")
+        self.assertIn(b"(2)", r.stderr)
+        self.relay("user", "disable", "bob")
+        events = [a["event"] for a in self.audit()]
+        self.assertEqual(events, ["decision", "user_disable"])
+        with open(path + ".1") as f:
+            old = [json.loads(line)["event"] for line in f]
+        self.assertNotIn("decision", old)
+
     def test_sessions_list_and_kill(self):
         idle = socket.create_connection(("127.0.0.1", self.ports["socks"]))
         def listed():
