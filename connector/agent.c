@@ -648,9 +648,7 @@ int agent_run(const struct agent_opts *o, char *err, size_t errn) {
   agent_renew_start(&a);
 
   uv_run(&loop, UV_RUN_DEFAULT);
-  batch_run(&a.batch);
-  batch_close(&a.batch);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  batch_finish(&a.batch);
   sp_log_hold(0);
   rc = uv_loop_close(&loop);
   if (rc != 0)

@@ -317,9 +317,7 @@ int cmd_serve(struct cli *c, int argc, char **argv) {
       stop(&r, "startup_failed");
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    batch_run(&r.batch);
-    batch_close(&r.batch);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    batch_finish(&r.batch);
     sp_log_hold(0);
   }
   if (uv_loop_close(&loop) != 0)

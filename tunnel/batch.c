@@ -71,3 +71,9 @@ void batch_close(struct batch *b) {
   if (!uv_is_closing((uv_handle_t *)&b->prepare))
     uv_close((uv_handle_t *)&b->prepare, NULL);
 }
+
+void batch_finish(struct batch *b) {
+  batch_run(b);
+  batch_close(b);
+  uv_run(b->prepare.loop, UV_RUN_DEFAULT);
+}

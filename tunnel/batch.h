@@ -59,4 +59,8 @@ void batch_run(struct batch *b);
 /* Closes the prepare handle; what is queued is dropped, not run. */
 void batch_close(struct batch *b);
 
+/* For a daemon whose loop has stopped: runs what is queued, closes the
+   handle and runs the loop once more for the close callbacks. */
+void batch_finish(struct batch *b);
+
 #endif

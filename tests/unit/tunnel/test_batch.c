@@ -86,6 +86,25 @@ static void test_runs_once_before_poll(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A daemon's last turn: what is queued runs, each_cb too, and the loop
+   then closes with no handle left. */
+static void test_finish(void **state) {
+  struct probe a = {0};
+  struct batch bt;
+  uv_loop_t loop;
+
+  (void)state;
+  turns = 0;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  batch_init(&bt, &loop, each_cb, NULL);
+  a.b = &bt;
+  batch_add(&bt, &a.item, probe_cb);
+  batch_finish(&bt);
+  assert_int_equal(a.runs, 1);
+  assert_int_equal(turns, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Items cancel each other from inside a run. */
 struct killer {
   struct batch_item item;
@@ -124,6 +143,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_runs_once_before_poll),
       cmocka_unit_test(test_cancel_from_run),
+      cmocka_unit_test(test_finish),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
