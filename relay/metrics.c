@@ -60,9 +60,13 @@ size_t metrics_render(const struct relay_metrics *m, int ready, char *out,
   EMIT("# TYPE sallyport_enrolments_total counter\n"
        "sallyport_enrolments_total %llu\n"
        "# TYPE sallyport_protocol_errors_total counter\n"
-       "sallyport_protocol_errors_total %llu\n",
+       "sallyport_protocol_errors_total %llu\n"
+       "# HELP sallyport_audit_failures_total Audit records not written.\n"
+       "# TYPE sallyport_audit_failures_total counter\n"
+       "sallyport_audit_failures_total %llu\n",
        (unsigned long long)m->enrolments,
-       (unsigned long long)m->protocol_errors);
+       (unsigned long long)m->protocol_errors,
+       (unsigned long long)m->audit_failures);
 #undef EMIT
   return len;
 }

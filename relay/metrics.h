@@ -38,6 +38,7 @@ struct relay_metrics {
   uint64_t connectors_up;
   uint64_t enrolments;
   uint64_t protocol_errors;
+  uint64_t audit_failures; /* audit records that could not be written */
 };
 
 /* Renders the Prometheus text format into `out`; returns its length or

@@ -53,6 +53,8 @@ struct relay {
   struct batch batch; /* TLS writes and log lines: once per iteration */
   struct sp_audit audit;
   int audit_reopen_failing; /* warned already; quiet until it works */
+  uint64_t audit_logged_ms; /* when a failed record was last logged */
+  uint64_t audit_unlogged;  /* failed records since */
   struct relay_metrics m;
   struct relay_tunnel *tunnels;   /* every connection on listen.connectors */
   struct relay_session *sessions; /* every client connection */

@@ -34,11 +34,23 @@ void relay_txn_end(struct relay *r) {
   mdb_txn_reset(r->rtxn);
 }
 
+/* A failed record is counted (sallyport_audit_failures_total) and logged,
+   at most once a second: a full disk must not flood the log as well. */
 void relay_audit(struct relay *r, struct sp_json *j) {
   int rc = sp_audit_write(&r->audit, j);
+  uint64_t now;
 
-  if (rc != 0)
-    sp_warn("relay", "audit_failed", "err=%s", sp_err_name(rc));
+  if (rc == 0)
+    return;
+  r->m.audit_failures++;
+  r->audit_unlogged++;
+  now = uv_now(r->loop);
+  if (r->audit_logged_ms != 0 && now - r->audit_logged_ms < 1000)
+    return;
+  sp_warn("relay", "audit_failed", "err=%s failures=%llu", sp_err_name(rc),
+          (unsigned long long)r->audit_unlogged);
+  r->audit_logged_ms = now;
+  r->audit_unlogged = 0;
 }
 
 int64_t relay_now(struct relay *r) {

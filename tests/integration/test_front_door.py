@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 import unittest
 
 from sallyport_test import LiveTest, totp
@@ -157,6 +158,35 @@ class FrontDoorTest(LiveTest):
         with open(path + ".1") as f:
             old = [json.loads(line)["event"] for line in f]
         self.assertNotIn("decision", old)
+
+    def test_audit_failures_counted_and_logged_once_a_second(self):
+        """A trail that cannot be written (a full disk, here /dev/full)
+        is counted in /metrics and logged at most once a second, and
+        the relay goes on answering."""
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        tok = self.token_for("alice", password="pw-alice",
+                             secret=self.secret)
+        path = os.path.join(self.state, "audit.jsonl")
+        os.remove(path)
+        os.symlink("/dev/full", path)
+        self.wait_for(lambda: "ev=audit_reopened" in self.relay_proc.text(),
+                      "the relay to reopen audit.jsonl", timeout=5)
+        start = time.monotonic()
+        for _ in range(10):
+            r = self.curl("--socks5-hostname",
+                          f"127.0.0.1:{self.ports['socks']}", "--proxy-user",
+                          "alice:" + tok, "http://intranet.corp/")
+            self.assertIn(b"(2)", r.stderr)
+        failed = re.search(r"^sallyport_audit_failures_total (\d+)$",
+                           self.metrics(), re.M)
+        self.assertGreaterEqual(int(failed.group(1)), 10)
+        logged = [line for line in self.relay_proc.text().splitlines()
+                  if "ev=audit_failed" in line]
+        seconds = time.monotonic() - start
+        self.assertGreaterEqual(len(logged), 1)
+        self.assertLessEqual(len(logged), int(seconds) + 1, logged)
+        self.assertIn("err=", logged[0])
 
     def test_sessions_list_and_kill(self):
         idle = socket.create_connection(("127.0.0.1", self.ports["socks"]))
