@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/keepalive.h"
 #include "common/log.h"
 
 int listen_parse_addr(const char *addr, struct sockaddr_storage *ss) {
@@ -52,16 +53,11 @@ int listen_parse_addr(const char *addr, struct sockaddr_storage *ss) {
 
 /* Sets what every accepted socket should have; see listen.h. */
 static int set_accepted_options(int fd) {
-  int one = 1, idle = LISTEN_KEEPIDLE_S, intvl = LISTEN_KEEPINTVL_S,
-      cnt = LISTEN_KEEPCNT;
+  int one = 1;
 
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0 ||
-      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
-      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
     return -errno;
-  return 0;
+  return sp_tcp_keepalive(fd);
 }
 
 static int open_socket(const struct sockaddr_storage *ss) {

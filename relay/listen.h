@@ -8,8 +8,7 @@
  * so they are set once, on it, rather than with system calls for every
  * connection: Nagle's algorithm off (replies and spliced chunks are
  * written whole, and Nagle would only hold a second small write until
- * the peer's delayed ACK), and keepalive probes after LISTEN_KEEPIDLE_S
- * of silence, LISTEN_KEEPCNT of them LISTEN_KEEPINTVL_S apart, so that a
+ * the peer's delayed ACK), and keepalive (common/keepalive.h), so that a
  * client that vanished without a FIN (a laptop closed, a NAT forgetting
  * it) is noticed in about two minutes instead of holding its session
  * until its token expires.
@@ -26,9 +25,6 @@
 
 #define LISTEN_BACKLOG 1024
 #define LISTEN_RETRY_MS 100
-#define LISTEN_KEEPIDLE_S 60
-#define LISTEN_KEEPINTVL_S 10
-#define LISTEN_KEEPCNT 6
 
 struct listener {
   uv_tcp_t tcp;

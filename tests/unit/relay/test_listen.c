@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/keepalive.h"
 #include "relay/listen.h"
 
 struct world {
@@ -58,9 +59,9 @@ static void test_accepted_socket_options(void **state) {
   assert_int_equal(uv_fileno((uv_handle_t *)&w.client, &fd), 0);
   assert_int_not_equal(opt(fd, IPPROTO_TCP, TCP_NODELAY), 0);
   assert_int_not_equal(opt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
-  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPIDLE), LISTEN_KEEPIDLE_S);
-  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPINTVL), LISTEN_KEEPINTVL_S);
-  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPCNT), LISTEN_KEEPCNT);
+  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPIDLE), SP_KEEPIDLE_S);
+  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPINTVL), SP_KEEPINTVL_S);
+  assert_int_equal(opt(fd, IPPROTO_TCP, TCP_KEEPCNT), SP_KEEPCNT);
 
   close(c);
   uv_close((uv_handle_t *)&w.client, NULL);
