@@ -17,9 +17,13 @@
  *              half-closes are flags: `dest_eof` (the destination's end,
  *              sent on as FIN), `fin_in` (the relay's FIN, passed on as a
  *              shutdown of the destination's write side) and `shut_done`.
- *              Once the mux has closed the stream (FIN both ways), the
- *              timer bounds how long the last bytes may take to reach the
- *              destination.
+ *              A stream still open after STREAM_KEEPALIVE_AFTER_MS gets
+ *              TCP keepalive on its destination socket (the timer), so a
+ *              destination that vanishes ends it in about two minutes;
+ *              short streams, most of them, never pay its four system
+ *              calls.  Once the mux has closed the stream (FIN both ways),
+ *              the timer bounds how long the last bytes may take to
+ *              reach the destination.
  *   closing    stream_close() ran: the end line is written, the mux
  *              stream is answered or reset and let go, the handles are
  *              closing.  The memory goes with the last close callback.
@@ -54,6 +58,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/keepalive.h"
 #include "common/log.h"
 #include "connector/agent_int.h"
 #include "connector/allow.h"
@@ -62,6 +67,8 @@
 #define STREAM_DIAL_MS 10000
 /* How long the last bytes may take once FIN has gone both ways. */
 #define STREAM_LINGER_MS 30000
+/* When an open stream's destination socket gets TCP keepalive. */
+#define STREAM_KEEPALIVE_AFTER_MS 10000
 /* The largest read from a destination: four full DATA frames, which
  * mux_write sends as one TLS write (docs/tunnel.md, "Batching"). */
 #define STREAM_READ_MAX (MUX_WRITE_FRAMES * MUX_DEFAULT_MAX_DATA)
@@ -695,6 +702,20 @@ static void dial_timeout_cb(uv_timer_t *timer) {
   stream_refuse(s, TUNNEL_RESULT_TIMED_OUT, STREAM_SIDE_DEST);
 }
 
+/* The stream has lived long enough to be worth watching for a vanished
+   destination. */
+static void keepalive_cb(uv_timer_t *timer) {
+  struct stream *s = timer->data;
+  uv_os_fd_t fd;
+  int rc = uv_fileno((uv_handle_t *)&s->tcp, &fd);
+
+  if (rc == 0)
+    rc = sp_tcp_keepalive(fd);
+  if (rc != 0)
+    sp_warn("stream", "keepalive_failed", "sid=%u tid=%u err=%s", s->sid,
+            s->tid, sp_err_name(rc));
+}
+
 static void connect_cb(uv_connect_t *req, int status) {
   struct stream *s = req->data;
   char name[32];
@@ -712,7 +733,7 @@ static void connect_cb(uv_connect_t *req, int status) {
     return;
   }
 
-  uv_timer_stop(&s->timer);
+  uv_timer_start(&s->timer, keepalive_cb, STREAM_KEEPALIVE_AFTER_MS, 0);
   uv_freeaddrinfo(s->addrs);
   s->addrs = s->next_addr = NULL;
   s->err = 0;

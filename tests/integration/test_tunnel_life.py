@@ -457,6 +457,41 @@ class TunnelLifeTest(LiveTest):
             self.assertIn(f" raised_from={low}", d.text())
         self.assertTrue(self.fetch_ok())
 
+    # ---- destinations that vanish ----
+
+    def test_long_stream_gets_keepalive_on_its_destination(self):
+        """A stream still open after 10 s gets TCP keepalive on the
+        connector's socket to its destination, so a destination that
+        vanishes without a FIN ends the stream; a short stream never
+        pays for it.  /proc/net/tcp shows the keepalive timer (timer
+        kind 2) on an idle socket only when keepalive is on."""
+        conn = self.run_connector()
+        port = f"{self.echo.port:04X}"
+
+        def timer_kind():
+            """The timer of the connector's socket to the echo
+            resource: ("0", when) idle, ("2", when) keepalive."""
+            mine = f"/proc/{conn.proc.pid}/net/tcp"
+            with open(mine) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if (fields[2].endswith(":" + port) and
+                            fields[3] == "01"):
+                        return fields[5].split(":")[0]
+            return None
+        s = socks5_connect(self.ports["socks"], "alice", self.token,
+                           "127.0.0.1", self.echo.port)
+        with s:
+            s.sendall(b"ping")
+            self.assertEqual(s.recv(4), b"ping")
+            self.wait_for(lambda: timer_kind() == "00", "an idle socket")
+            started = time.monotonic()
+            self.wait_for(lambda: timer_kind() == "02",
+                          "keepalive on the destination socket", timeout=30)
+            self.assertGreater(time.monotonic() - started, 5)
+            s.sendall(b"pong")
+            self.assertEqual(s.recv(4), b"pong")
+
     # ---- certificates the relay refuses ----
 
     def other_ca_cert(self):
