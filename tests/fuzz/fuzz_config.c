@@ -15,14 +15,7 @@
 #include "relay/config.h"
 #include "relay/listen.h"
 #include "relay/proxyproto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_listen(const char *a) {
   struct sockaddr_storage ss;

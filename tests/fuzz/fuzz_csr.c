@@ -21,14 +21,7 @@
 
 #include "common/err.h"
 #include "tunnel/pki.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define NAME "paris-office"
 

@@ -12,14 +12,7 @@
 
 #include "common/err.h"
 #include "connector/enroll.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* The parser holds a 16 KiB head: keep both off the stack. */
 static struct enroll_resp whole, split;

@@ -12,14 +12,7 @@
 
 #include "common/err.h"
 #include "connector/enroll_token.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define TEXT_IN_MAX 1024
 

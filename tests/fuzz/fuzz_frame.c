@@ -13,14 +13,7 @@
 
 #include "common/err.h"
 #include "tunnel/frame.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void check_prefixes(const uint8_t *p, size_t used) {
   static const size_t cut[] = {0, 1, 7, 8, 9};

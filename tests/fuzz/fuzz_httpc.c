@@ -14,14 +14,7 @@
 #include "common/err.h"
 #include "relay/form.h"
 #include "relay/httpc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static int feed(struct httpc_parser *p, const uint8_t *in, size_t n,
                 size_t step, size_t *used) {

@@ -28,14 +28,7 @@
 #include "common/log.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 #define MAX_LATER 64
 

@@ -7,10 +7,9 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "tests/fuzz/fuzz.h"
 
 #define FUZZ_MAX_VERDICTS 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void decide_all(const struct policy *p) {
   struct policy_verdict v[FUZZ_MAX_VERDICTS];

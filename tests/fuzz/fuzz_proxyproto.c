@@ -17,14 +17,7 @@
 
 #include "common/err.h"
 #include "relay/proxyproto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 static const void *ip_of(const struct sockaddr_storage *ss) {
   const struct sockaddr_in *s4 = (const void *)ss;

@@ -16,14 +16,7 @@
 
 #include "common/err.h"
 #include "relay/socks5.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 struct run {
   int rc;

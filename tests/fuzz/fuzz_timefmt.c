@@ -16,14 +16,7 @@
 
 #include "common/err.h"
 #include "common/timefmt.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1), out[SP_TIME_MAX], secs[32];

@@ -2,8 +2,7 @@
 #include <stdint.h>
 
 #include "common/ytree.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct ytree_node *root = NULL;
