@@ -42,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+from sallyport_test import soft_nofile  # noqa: E402
 
 MB = 1e6  # figures are in MB/s, 10^6 bytes, as bench_crypto prints them
 CHUNK = 1 << 20  # harness reads and writes; large, so Python is not the cap
@@ -96,14 +97,6 @@ def proc_status(pid):
                 n = int(val.split()[0])
                 out[key] = n if key == "Threads" else n * 1024
     return out
-
-
-def proc_nofile(pid):
-    with open(f"/proc/{pid}/limits") as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                return int(line.split()[3])
-    return None
 
 
 def proc_fds(pid):
@@ -645,8 +638,8 @@ def step_memory(args, rep, h, token, idle):
     h.restart_relay()
     h.conn = h.restart_connector(h.conn, tunnels)
     pids = {"relay": h.relay_proc.proc.pid, "connector": h.conn.proc.pid}
-    rep.add(f"  descriptor limit: relay {proc_nofile(pids['relay'])}, "
-            f"connector {proc_nofile(pids['connector'])}, harness "
+    rep.add(f"  descriptor limit: relay {soft_nofile(pids['relay'])}, "
+            f"connector {soft_nofile(pids['connector'])}, harness "
             f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}")
 
     # Warm-up: the first streams touch the store's pages, the log and

@@ -98,6 +98,15 @@ import urllib.request
 CONNECTOR = os.path.join(BUILD, "connector", "sallyport-connector")
 
 
+def soft_nofile(pid):
+    """The soft descriptor limit of process `pid`, from /proc."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    return None
+
+
 def free_port():
     """A loopback port nobody listens on right now."""
     with socket.socket() as s:

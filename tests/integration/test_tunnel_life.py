@@ -19,7 +19,7 @@ import time
 import unittest
 
 from resources import HTTPResource, TCPResource, payload, socks5_connect
-from sallyport_test import CONNECTOR, Daemon, LiveTest
+from sallyport_test import CONNECTOR, Daemon, LiveTest, soft_nofile
 
 POLICY = """\
 resources:
@@ -444,15 +444,8 @@ class TunnelLifeTest(LiveTest):
             conn = self.run_connector()
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-        def soft_limit(pid):
-            with open(f"/proc/{pid}/limits") as f:
-                for line in f:
-                    if line.startswith("Max open files"):
-                        return int(line.split()[3])
-            return None
         for d in (relay, conn):
-            self.assertEqual(soft_limit(d.proc.pid), want)
+            self.assertEqual(soft_nofile(d.proc.pid), want)
             self.assertIn(f"ev=nofile soft={want} ", d.text())
             self.assertIn(f" raised_from={low}", d.text())
         self.assertTrue(self.fetch_ok())
