@@ -450,6 +450,46 @@ class TunnelLifeTest(LiveTest):
             self.assertIn(f" raised_from={low}", d.text())
         self.assertTrue(self.fetch_ok())
 
+    # ---- a relay killed outright ----
+
+    def test_relay_killed_then_restarted(self):
+        """SIGKILL leaves no chance to tidy up: the store must still be
+        whole, the status commands must stop showing what died with the
+        relay, and a new relay must pick up where it stopped: the same
+        token works, the connector comes back, no ghost session."""
+        conn = self.run_connector()
+        self.wait_for(lambda: self.tunnels() == 2, "two tunnels")
+        s = socks5_connect(self.ports["socks"], "alice", self.token,
+                           "127.0.0.1", self.echo.port)
+
+        def sessions():
+            return json.loads(self.relay("sessions", "--json"))
+        self.wait_for(lambda: len(sessions()) == 1, "the stream listed")
+        self.relay_proc.proc.kill()
+        self.relay_proc.stop()
+        self.daemons.remove(self.relay_proc)
+        s.settimeout(10)
+        self.assertEqual(s.recv(10), b"")
+        s.close()
+
+        # Within the staleness window, nothing claims to be up.
+        self.wait_for(lambda: self.connector_status("paris-office") ==
+                      "offline", "the connector shown offline", timeout=10)
+        self.assertEqual(sessions(), [])
+        users = json.loads(self.relay("user", "list", "--json"))
+        self.assertEqual([u["name"] for u in users], ["alice"])
+
+        self.start_relay()
+        self.wait_for(lambda: self.tunnels() == 2, "the tunnels back",
+                      timeout=40)
+        self.assertTrue(self.fetch_ok())
+        # The killed relay's session is not brought back: the new relay
+        # rewrites the table (the download's own record goes within a
+        # second of its end).
+        self.wait_for(lambda: sessions() == [], "no session listed",
+                      timeout=5)
+        self.assertIsNone(conn.proc.poll())
+
     # ---- destinations that vanish ----
 
     def test_long_stream_gets_keepalive_on_its_destination(self):
