@@ -45,16 +45,18 @@ class FrontDoorTest(LiveTest):
         return int(code), body
 
     def test_login_form_and_json_with_oathtool(self):
+        otp = totp(self.secret)
         code, body = self.login_https("user=alice", "password=pw-alice",
-                                      "otp=" + totp(self.secret))
+                                      "otp=" + otp)
         self.assertEqual(code, 200, body)
         out = json.loads(body)
         self.assertRegex(out["token"], r"^spt_[A-Za-z0-9_-]{43}$")
         self.assertRegex(out["expires"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-        # The same code again is a replay; JSON bodies work too.
+        # The same code again is a replay, even once its 30 s step has
+        # passed (a fresh code there would be accepted); JSON bodies work
+        # too.
         code, _ = self.login_https(json_body={
-            "user": "alice", "password": "pw-alice",
-            "otp": totp(self.secret)})
+            "user": "alice", "password": "pw-alice", "otp": otp})
         self.assertEqual(code, 401)
         code, body = self.login_https(json_body={"user": "bob",
                                                  "password": "pw-bob"})
