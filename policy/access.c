@@ -221,7 +221,7 @@ static int load_all_rules(struct store *s, MDB_txn *txn,
     return 0;
   if (rc != 0)
     return rc;
-  rules = calloc(meta.n_rules + 1, sizeof(*rules));
+  rules = calloc((size_t)meta.n_rules + 1, sizeof(*rules));
   if (rules == NULL)
     return SP_ENOMEM;
   for (i = 0; i < meta.n_rules && rc == 0; i++)

@@ -308,14 +308,22 @@ int policy_lint(struct store *s, const struct policy *p, const char *file,
   return rc;
 }
 
+/*
+ * The counts size what readers allocate, so a damaged record must not
+ * claim more rules than there are records: each rule has one of its own.
+ */
 int policy_meta_get(struct store *s, MDB_txn *txn, struct policy_meta *m) {
   struct sp_rbuf r;
+  MDB_stat st;
   MDB_val val;
   int rc;
 
   rc = store_get(txn, s->policy, "\0meta", 5, &val);
   if (rc != 0)
     return rc;
+  rc = mdb_stat(txn, s->policy, &st);
+  if (rc != 0)
+    return store_err(rc);
   sp_rbuf_init(&r, val.mv_data, val.mv_size);
   if (sp_rbuf_u8(&r) != POLICY_DB_VERSION)
     return SP_ECORRUPT;
@@ -324,6 +332,8 @@ int policy_meta_get(struct store *s, MDB_txn *txn, struct policy_meta *m) {
   m->n_resources = sp_rbuf_u32(&r);
   m->n_groups = sp_rbuf_u32(&r);
   m->file = sp_rbuf_str(&r, NULL);
+  if (r.err == 0 && m->n_rules > st.ms_entries)
+    return SP_ECORRUPT;
   return r.err;
 }
 

@@ -320,6 +320,37 @@ static void test_reader_keeps_its_snapshot(void **state) {
   assert_false(r.allow);
 }
 
+/* A damaged summary that claims more rules than the store holds is an
+   error, not an allocation of its count (found by fuzz_records). */
+static void test_meta_rule_count_checked(void **state) {
+  struct fixture *f = *state;
+  struct policy_meta m;
+  int countries, asns;
+  MDB_val val;
+  MDB_txn *txn;
+  uint8_t rec[64];
+
+  apply(f, policy_v1);
+  assert_int_equal(store_begin(f->s, 0, &txn), 0);
+  assert_int_equal(store_get(txn, f->s->policy, "\0meta", 5, &val), 0);
+  assert_true(val.mv_size <= sizeof(rec) && val.mv_size > 13);
+  memcpy(rec, val.mv_data, val.mv_size);
+  memset(rec + 9, 0xff, 4); /* n_rules, after the version and the time */
+  assert_int_equal(
+      store_put(txn, f->s->policy, "\0meta", 5, rec, val.mv_size, 0), 0);
+  assert_int_equal(policy_meta_get(f->s, txn, &m), SP_ECORRUPT);
+  assert_int_equal(access_policy_needs_geo(f->s, txn, &countries, &asns),
+                   SP_ECORRUPT);
+  rec[9] = 3; /* two rules are stored: a third is missing */
+  rec[10] = rec[11] = rec[12] = 0;
+  assert_int_equal(
+      store_put(txn, f->s->policy, "\0meta", 5, rec, val.mv_size, 0), 0);
+  assert_int_equal(policy_meta_get(f->s, txn, &m), 0);
+  assert_int_equal(access_policy_needs_geo(f->s, txn, &countries, &asns),
+                   SP_ECORRUPT);
+  mdb_txn_abort(txn);
+}
+
 /* ---- Connectors: enrolment secrets, renewal, revocation ---- */
 
 /* connectors_check in a read transaction of its own. */
@@ -523,6 +554,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_login_flow, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compiled_decisions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_meta_rule_count_checked, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_reader_keeps_its_snapshot, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connector_enrol_secret, setup,
