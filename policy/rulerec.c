@@ -38,6 +38,7 @@ void rulerec_encode(struct sp_wbuf *w, const struct policy_rule *rule) {
 
 int rulerec_decode(const void *p, size_t len, uint32_t index,
                    struct policy_rule *rule) {
+  uint32_t hours_start, hours_end, max_risk;
   struct sp_rbuf r;
 
   memset(rule, 0, sizeof(*rule));
@@ -60,13 +61,17 @@ int rulerec_decode(const void *p, size_t len, uint32_t index,
     return SP_ECORRUPT;
   rule->asns = sp_rbuf_bytes(&r, (size_t)rule->n_asns * 4);
   rule->days = sp_rbuf_u8(&r);
-  rule->hours_start = (int)sp_rbuf_u32(&r) - 1;
-  rule->hours_end = (int)sp_rbuf_u32(&r) - 1;
+  hours_start = sp_rbuf_u32(&r);
+  hours_end = sp_rbuf_u32(&r);
   rule->tz.name = sp_rbuf_str(&r, NULL);
-  rule->max_risk = (int)sp_rbuf_u32(&r) - 1;
+  max_risk = sp_rbuf_u32(&r);
   sp_rbuf_strlist(&r, &rule->device_tags);
-  if (r.err != 0 || r.off != r.len || rule->hours_start > 24 * 60 ||
-      rule->hours_end > 24 * 60 || rule->max_risk > 100)
+  /* Stored one up, so that 0 is "none" (-1). */
+  if (r.err != 0 || r.off != r.len || hours_start > 24 * 60 + 1 ||
+      hours_end > 24 * 60 + 1 || max_risk > 100 + 1)
     return SP_ECORRUPT;
+  rule->hours_start = (int)hours_start - 1;
+  rule->hours_end = (int)hours_end - 1;
+  rule->max_risk = (int)max_risk - 1;
   return 0;
 }

@@ -81,8 +81,53 @@ static void test_round_trip(void **state) {
   policy_free(p);
 }
 
+static int decode_with(struct policy_rule r, int hours_start, int hours_end,
+                       int max_risk) {
+  struct policy_rule back;
+  struct sp_wbuf w;
+  int rc;
+
+  r.hours_start = hours_start;
+  r.hours_end = hours_end;
+  r.max_risk = max_risk;
+  sp_wbuf_init(&w);
+  rulerec_encode(&w, &r);
+  assert_int_equal(w.err, 0);
+  rc = rulerec_decode(w.p, w.len, 0, &back);
+  if (rc == 0) {
+    assert_int_equal(back.hours_start, hours_start);
+    assert_int_equal(back.hours_end, hours_end);
+    assert_int_equal(back.max_risk, max_risk);
+  }
+  sp_wbuf_free(&w);
+  return rc;
+}
+
+/* A damaged record (found by fuzz_records) must not wrap a number into
+   range on its way back from the store. */
+static void test_numbers_out_of_range(void **state) {
+  struct policy *p;
+  struct policy_rule r;
+  char msg[256];
+
+  assert_int_equal(
+      policy_parse("t.yaml", text, strlen(text), &p, msg, sizeof(msg)), 0);
+  r = p->rules[0];
+  assert_int_equal(decode_with(r, -1, -1, -1), 0); /* none of the three */
+  assert_int_equal(decode_with(r, 0, 24 * 60, 100), 0);
+  assert_int_not_equal(decode_with(r, 24 * 60 + 1, 0, 0), 0);
+  assert_int_not_equal(decode_with(r, 0, 24 * 60 + 1, 0), 0);
+  assert_int_not_equal(decode_with(r, 0, 0, 101), 0);
+  assert_int_not_equal(decode_with(r, INT32_MAX, 0, 0), 0);
+  assert_int_not_equal(decode_with(r, 0, 0, INT32_MAX), 0);
+  assert_int_not_equal(decode_with(r, -2, 0, 0), 0);
+  policy_free(p);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_round_trip)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_numbers_out_of_range)};
 
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
