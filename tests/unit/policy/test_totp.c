@@ -143,8 +143,8 @@ static void test_malformed_codes(void **state) {
                               "755224 ",
                               "755224\n",
                               "-55224",
-                              "\xef\xbc\x97"
-                              "55224",
+                              ("\xef\xbc\x97" /* a full-width 7 */
+                               "55224"),
                               "\xff\xff\xff\xff\xff\xff"};
   uint64_t got = 0;
   size_t i;
