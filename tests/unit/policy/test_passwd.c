@@ -119,6 +119,11 @@ static void test_limits(void **state) {
   assert_int_equal(passwd_hash(&h, "pw", 2, 1), 0);
   h.iterations = 0;
   assert_int_equal(passwd_verify(&h, "pw", 2), SP_EAUTH);
+  /* A damaged count is refused at once, not spent. */
+  assert_int_equal(passwd_hash(&h, "pw", 2, PASSWD_MAX_ITERATIONS + 1),
+                   SP_EUSAGE);
+  h.iterations = PASSWD_MAX_ITERATIONS + 1;
+  assert_int_equal(passwd_verify(&h, "pw", 2), SP_EAUTH);
 }
 
 /*
