@@ -118,8 +118,8 @@ static void test_numbers_out_of_range(void **state) {
   assert_int_not_equal(decode_with(r, 24 * 60 + 1, 0, 0), 0);
   assert_int_not_equal(decode_with(r, 0, 24 * 60 + 1, 0), 0);
   assert_int_not_equal(decode_with(r, 0, 0, 101), 0);
-  assert_int_not_equal(decode_with(r, INT32_MAX, 0, 0), 0);
-  assert_int_not_equal(decode_with(r, 0, 0, INT32_MAX), 0);
+  assert_int_not_equal(decode_with(r, INT32_MAX - 1, 0, 0), 0);
+  assert_int_not_equal(decode_with(r, 0, 0, INT32_MIN), 0);
   assert_int_not_equal(decode_with(r, -2, 0, 0), 0);
   policy_free(p);
 }
