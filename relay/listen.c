@@ -70,7 +70,6 @@ static int open_socket(const struct sockaddr_storage *ss) {
     return -errno;
   if (set_accepted_options(fd) != 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
       (ss->ss_family == AF_INET6 &&
        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
       bind(fd, (const struct sockaddr *)ss, len) != 0 ||

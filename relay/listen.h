@@ -1,8 +1,10 @@
 /*
- * Listening sockets.  Opened by hand (socket, SO_REUSEADDR,
- * SO_REUSEPORT, bind, listen) and handed to libuv with uv_tcp_open,
- * because Debian's libuv 1.44 cannot set SO_REUSEPORT itself; that lets
- * several relays, or several loops, share a port.
+ * Listening sockets.  Opened by hand (socket, options, bind, listen)
+ * and handed to libuv with uv_tcp_open, so that options are set once on
+ * the listening socket.  SO_REUSEADDR lets a restart bind at once.
+ * There is no SO_REUSEPORT: another relay on the same port must fail to
+ * start ("address already in use"), not silently take a share of the
+ * connections, since its tunnels and sessions are not this one's.
  *
  * Accepted sockets inherit the listening socket's TCP options on Linux,
  * so they are set once, on it, rather than with system calls for every

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from sallyport_test import LiveTest, totp
+from sallyport_test import RELAY, LiveTest, totp
 
 POLICY = """\
 resources:
@@ -90,6 +90,23 @@ class FrontDoorTest(LiveTest):
         self.assertTrue(r.stdout.decode().endswith("200"), r.stdout)
         self.assertEqual(json.loads(self.relay("token", "list", "--json")),
                          [])
+
+    def test_second_relay_on_the_same_ports_refused(self):
+        """A relay started twice must not share the ports with the
+        first (it would take a share of the connections without their
+        tunnels): the second one stops at once, and the first serves on."""
+        second = subprocess.Popen([RELAY, "serve", "--state", self.state],
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = second.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            second.communicate()
+            self.fail("a second relay runs on the same ports")
+        self.assertEqual(second.returncode, 1, err)
+        self.assertIn("address already in use", err)
+        self.assertEqual(self.healthz(), 200)
+        self.assertIsNone(self.relay_proc.proc.poll())
 
     def test_health_and_metrics(self):
         self.assertEqual(self.healthz(), 200)
