@@ -156,6 +156,7 @@ class LiveTest(RelayTest):
         super().tearDown()
 
     def rewrite_config(self, extra=""):
+        self.config_extra = extra
         lines = ["name: localhost", "listen:"]
         lines += [f"  {k}: 127.0.0.1:{p}" for k, p in self.ports.items()]
         lines += ["token_ttl: 12h", extra]
@@ -163,12 +164,26 @@ class LiveTest(RelayTest):
             f.write("\n".join(lines) + "\n")
 
     def start_relay(self):
-        d = Daemon([RELAY, "serve", "--state", self.state],
-                   os.path.join(self.tmp, "relay.log"))
-        self.daemons.append(d)
-        self.relay_proc = d
-        self.wait_for(lambda: self.healthz() == 200, "relay ready")
-        return d
+        """Starts the relay.  A port that free_port() gave out can be
+        taken by another test process before the relay binds it, and
+        the relay then refuses to start ("address already in use"): it
+        gets fresh ports, up to twice."""
+        for attempt in range(3):
+            d = Daemon([RELAY, "serve", "--state", self.state],
+                       os.path.join(self.tmp, "relay.log"))
+            self.daemons.append(d)
+            self.relay_proc = d
+            self.wait_for(lambda: d.proc.poll() is not None or
+                          self.healthz() == 200, "relay ready")
+            if d.proc.poll() is None:
+                return d
+            if attempt == 2 or "address already in use" not in d.text():
+                break
+            d.stop()
+            self.daemons.remove(d)
+            self.ports = {k: free_port() for k in self.ports}
+            self.rewrite_config(self.config_extra)
+        self.fail("the relay did not start:\n" + d.text()[-3000:])
 
     def healthz(self):
         url = f"http://127.0.0.1:{self.ports['metrics']}/healthz"
