@@ -195,8 +195,8 @@ void api_request(struct relay_session *s, const uint8_t *p, size_t n) {
   enum form_type type;
 
   if (is(q, "GET", "/") || is(q, "GET", "/index.html"))
-    return reply(s, 200, "text/html; charset=utf-8", api_login_page,
-                 strlen(api_login_page));
+    return reply(s, 200, "text/html; charset=utf-8", s->relay->login_page,
+                 s->relay->login_page_len);
   if (is(q, "GET", "/healthz"))
     return s->relay->ready && !s->relay->stopping
                ? reply(s, 200, "text/plain", "ok\n", 3)

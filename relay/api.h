@@ -22,7 +22,9 @@ struct relay_session;
 /* The head is parsed (not CONNECT); `p`/`n` are bytes after it. */
 void api_request(struct relay_session *s, const uint8_t *p, size_t n);
 
-/* The login page's HTML. */
-extern const char api_login_page[];
+/* The login page's HTML, naming the proxy ports of `l` (malloc'd). */
+struct relay_listen;
+int api_login_page_build(const struct relay_listen *l, char **page,
+                         size_t *len);
 
 #endif

@@ -1,7 +1,17 @@
-/* The login page served at GET / on listen.https. */
-#include "relay/api.h"
+/*
+ * The login page served at GET / on listen.https.  It is put together
+ * once at start, so that the proxy settings it shows name the ports this
+ * relay listens on; the host is the one the browser reached.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-const char api_login_page[] =
+#include "common/err.h"
+#include "relay/api.h"
+#include "relay/config.h"
+
+static const char head[] =
     "<!doctype html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -15,7 +25,9 @@ const char api_login_page[] =
     "pre{background:#f3f3f3;padding:.8em;white-space:pre-wrap;"
     "word-break:break-all}\n"
     ".err{color:#a00}\n"
-    "</style></head><body>\n"
+    "</style></head>\n";
+
+static const char rest[] =
     "<h1>Sallyport</h1>\n"
     "<form id=\"f\">\n"
     "<label for=\"user\">User</label>"
@@ -47,15 +59,52 @@ const char api_login_page[] =
     "const j=await r.json().catch(()=>({}));\n"
     "if(!r.ok){msg.textContent=r.status==429?'Too many failed logins; '+"
     "'try again in '+j.retry_after+' s.':'Login failed.';return;}\n"
-    "const u=document.getElementById('user').value,h=location.hostname;\n"
+    "const u=document.getElementById('user').value,h=location.hostname,"
+    "d=document.body.dataset;\n"
+    "let c='';\n"
+    "if(d.socks)c+='SOCKS5:       '+h+':'+d.socks+"
+    "'  (user '+u+', password: the token)\\n';\n"
+    "if(d.http)c+='HTTP CONNECT: '+h+':'+d.http+'\\n';\n"
+    "c+='HTTPS proxy:  https://'+h+':'+(location.port||443)+'\\n';\n"
+    "if(d.socks)c+='\\nFor example:\\ncurl --socks5-hostname '+h+':'+d.socks+"
+    "' --proxy-user '+u+':'+j.token+' https://wiki.corp/';\n"
     "document.getElementById('tok').textContent=j.token;\n"
     "document.getElementById('exp').textContent=j.expires;\n"
-    "document.getElementById('cfg').textContent="
-    "'SOCKS5:       '+h+':1080  (user '+u+', password: the token)\\n'+"
-    "'HTTP CONNECT: '+h+':3128\\n'+"
-    "'HTTPS proxy:  https://'+h+':'+(location.port||443)+'\\n\\n'+"
-    "'curl --socks5-hostname '+h+':1080 --proxy-user '+u+':'+j.token+"
-    "' http://wiki.corp/';\n"
+    "document.getElementById('cfg').textContent=c;\n"
     "document.getElementById('out').hidden=false;f.hidden=true;});\n"
     "</script>\n"
     "</body></html>\n";
+
+/* The port of a listen address ("127.0.0.1:1080", "[::1]:1080"), or ""
+   when the listener is off.  Only digits reach the page. */
+static void port_of(const char *addr, char out[6]) {
+  const char *colon = strrchr(addr, ':');
+  size_t n = colon != NULL ? strlen(colon + 1) : 0;
+
+  out[0] = '\0';
+  if (n == 0 || n > 5 || strspn(colon + 1, "0123456789") != n)
+    return;
+  memcpy(out, colon + 1, n + 1);
+}
+
+int api_login_page_build(const struct relay_listen *l, char **page,
+                         size_t *len) {
+  char socks[6], http[6], *p;
+  size_t cap = sizeof(head) + sizeof(rest) + 64;
+  int n;
+
+  port_of(l->socks, socks);
+  port_of(l->http, http);
+  p = malloc(cap);
+  if (p == NULL)
+    return SP_ENOMEM;
+  n = snprintf(p, cap, "%s<body data-socks=\"%s\" data-http=\"%s\">\n%s", head,
+               socks, http, rest);
+  if (n < 0 || (size_t)n >= cap) {
+    free(p);
+    return SP_ETOOBIG;
+  }
+  *page = p;
+  *len = (size_t)n;
+  return 0;
+}

@@ -44,6 +44,8 @@ struct relay {
   struct pki_ca ca;
   char *ca_pem; /* owns: DIR/ca.crt as text, for enrolment answers */
   size_t ca_pem_len;
+  char *login_page; /* owns: GET / on listen.https (relay/login_page.c) */
+  size_t login_page_len;
   struct tls_conf *tls_clients; /* listen.https: device certs optional */
   struct tls_conf *tls_tunnels; /* listen.connectors: certs optional, since
                                    enrolment comes without one */

@@ -11,6 +11,7 @@
 #include "common/nofile.h"
 #include "geo/geo.h"
 #include "policy/access.h"
+#include "relay/api.h"
 #include "relay/cli.h"
 #include "relay/relay.h"
 #include "relay/session.h"
@@ -242,6 +243,9 @@ static int setup(const struct cli *c, struct relay *r) {
 
   if (relay_config_load(&r->cfg, c->state, msg, sizeof(msg)) != 0)
     return cli_fail(c, "%s", msg);
+  rc = api_login_page_build(&r->cfg.listen, &r->login_page, &r->login_page_len);
+  if (rc != 0)
+    return cli_fail(c, "cannot build the login page: %s", sp_strerror(rc));
   if (r->cfg.workers > 1)
     /* XXX(workers): one loop serves everything for now; see
        docs/KNOWN_ISSUES.md. */
@@ -291,6 +295,7 @@ static void teardown(struct relay *r) {
   tls_conf_free(r->tls_tunnels);
   pki_ca_free(&r->ca);
   free(r->ca_pem);
+  free(r->login_page);
   if (r->audit.fd >= 0)
     sp_audit_close(&r->audit);
   relay_config_free(&r->cfg);

@@ -79,6 +79,9 @@ class FrontDoorTest(LiveTest):
         page = r.stdout.decode()
         self.assertIn("<form", page)
         self.assertIn("/v1/login", page)
+        # The settings it shows are this relay's (test_browser.py runs it).
+        self.assertIn(f'data-socks="{self.ports["socks"]}" '
+                      f'data-http="{self.ports["http"]}"', page)
 
     def test_logout_revokes(self):
         tok = self.token_for("bob", password="pw-bob")
