@@ -7,7 +7,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang git
       libuv1-dev libmbedtls-dev liblmdb-dev libyaml-dev libmaxminddb-dev
       libcmocka-dev oathtool openssl curl python3 tzdata lmdb-utils
-      libmaxmind-db-writer-perl clang-format"
+      libmaxmind-db-writer-perl clang-format chromium chromium-driver"
 
 missing=""
 for p in $pkgs; do
