@@ -4,10 +4,13 @@
 # missing.  Needs root (it uses sudo when run as another user).
 set -eu
 
+# chromium and chromium-driver run the login page's test; headless
+# Chromium takes no typed keys without a single font, hence the font.
 pkgs="build-essential cmake pkg-config clang git
       libuv1-dev libmbedtls-dev liblmdb-dev libyaml-dev libmaxminddb-dev
       libcmocka-dev oathtool openssl curl python3 tzdata lmdb-utils
-      libmaxmind-db-writer-perl clang-format chromium chromium-driver"
+      libmaxmind-db-writer-perl clang-format chromium chromium-driver
+      fonts-dejavu-core"
 
 missing=""
 for p in $pkgs; do

@@ -1,7 +1,8 @@
 """The login page in a real browser: headless Chromium, driven through
 chromedriver's WebDriver protocol (plain HTTP and JSON, so Python's
-standard library is enough).  tests/deps.sh installs both; where they
-are missing the tests say so and skip."""
+standard library is enough).  tests/deps.sh installs both, and a font:
+without any, headless Chromium drops the keys typed into the form.
+Where they are missing the tests say so and skip."""
 
 import json
 import os
@@ -83,9 +84,19 @@ class Browser:
     def click(self, css):
         self.session("POST", f"/element/{self.find(css)}/click", {})
 
+    def script(self, body, *args):
+        return self.session("POST", "/execute/sync",
+                            {"script": body, "args": list(args)})
+
     def text(self, css):
-        """The element's rendered text ("" while it is hidden)."""
-        return self.session("GET", f"/element/{self.find(css)}/text")
+        """The element's text in the document (textContent: what the
+        page put there, whatever fonts the machine has)."""
+        return self.script("return document.querySelector(arguments[0])"
+                           ".textContent;", css)
+
+    def hidden(self, css):
+        return self.script("return document.querySelector(arguments[0])"
+                           ".hidden;", css)
 
     def close(self):
         try:
@@ -133,6 +144,8 @@ class BrowserTest(LiveTest):
     def test_login_shows_token_and_this_relays_ports(self):
         self.log_in(totp(self.secret))
         token = self.wait_text("#tok", "a token")
+        self.assertFalse(self.browser.hidden("#out"))
+        self.assertTrue(self.browser.hidden("#f"))
         self.assertRegex(token, r"^spt_[A-Za-z0-9_-]{43}$")
         self.assertRegex(self.browser.text("#exp"),
                          r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -161,6 +174,7 @@ class BrowserTest(LiveTest):
         self.log_in("000000" if totp(self.secret) != "000000" else "111111")
         self.assertEqual(self.wait_text("#msg", "an error"), "Login failed.")
         self.assertEqual(self.browser.text("#tok"), "")
+        self.assertTrue(self.browser.hidden("#out"))
         login = [a for a in self.audit() if a["event"] == "login"]
         self.assertEqual([a["outcome"] for a in login], ["fail"])
 
