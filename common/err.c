@@ -23,13 +23,14 @@ static const struct err_entry *err_find(int code) {
 
 const char *sp_err_name(int code) {
   const struct err_entry *e = err_find(code);
+  const char *name;
 
   if (code == 0)
     return "ok";
   if (e != NULL)
     return e->token;
-  if (code < 0 && code > -4096)
-    return "system_error";
+  if (code < 0 && code > -4096) /* -errno, as libuv's codes are on Linux */
+    return (name = strerrorname_np(-code)) != NULL ? name : "system_error";
   return "unknown_error";
 }
 
