@@ -131,7 +131,8 @@ static void stop(struct relay *r, const char *why) {
   listener_stop(&r->metrics);
   relay_sessions_close_all(r);
   relay_tunnels_close_all(r);
-  relay_live_clear(r);
+  if (r->ready) /* a relay that never started leaves the tables alone */
+    relay_live_clear(r);
   uv_close((uv_handle_t *)&r->tick, NULL);
   uv_close((uv_handle_t *)&r->sigint, NULL);
   uv_close((uv_handle_t *)&r->sigterm, NULL);
@@ -257,7 +258,6 @@ static int setup(const struct cli *c, struct relay *r) {
     return cli_fail(c, "%s", sp_strerror(rc));
   r->generation = store_generation(r->store, r->rtxn);
   mdb_txn_reset(r->rtxn);
-  relay_live_clear(r);
   if (mdb_txn_renew(r->rtxn) != 0 || open_geo(c, r) != 0)
     return CLI_FAIL;
   if (open_tls(c, r) != 0)
@@ -327,6 +327,9 @@ int cmd_serve(struct cli *c, int argc, char **argv) {
   if (setup(c, &r) == 0) {
     start_loop_handles(&r);
     if (start_listeners(c, &r) == 0) {
+      /* The live tables are this relay's only once it holds the ports:
+         one that fails to start must not wipe a running one's. */
+      relay_live_clear(&r);
       r.ready = 1;
       sp_info("relay", "ready", "state=%s", c->state);
       rc = CLI_OK;

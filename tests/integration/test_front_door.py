@@ -97,7 +97,12 @@ class FrontDoorTest(LiveTest):
     def test_second_relay_on_the_same_ports_refused(self):
         """A relay started twice must not share the ports with the
         first (it would take a share of the connections without their
-        tunnels): the second one stops at once, and the first serves on."""
+        tunnels): the second one stops at once, and the first serves on,
+        its published session list untouched."""
+        idle = socket.create_connection(("127.0.0.1", self.ports["socks"]))
+        self.addCleanup(idle.close)
+        self.wait_for(lambda: len(json.loads(
+            self.relay("sessions", "--json"))) == 1, "session listed")
         second = subprocess.Popen([RELAY, "serve", "--state", self.state],
                                   stderr=subprocess.PIPE, text=True)
         try:
@@ -110,6 +115,8 @@ class FrontDoorTest(LiveTest):
         self.assertIn("address already in use", err)
         self.assertEqual(self.healthz(), 200)
         self.assertIsNone(self.relay_proc.proc.poll())
+        time.sleep(1.5)  # the running relay's next publish, had it lost it
+        self.assertEqual(len(json.loads(self.relay("sessions", "--json"))), 1)
 
     def test_health_and_metrics(self):
         self.assertEqual(self.healthz(), 200)
