@@ -3,13 +3,15 @@
  * once at start, so that the proxy settings it shows name the ports this
  * relay listens on; the host is the one the browser reached.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <sys/socket.h>
 
 #include "common/err.h"
 #include "relay/api.h"
 #include "relay/config.h"
+#include "relay/listen.h"
 
 static const char head[] =
     "<!doctype html>\n"
@@ -75,16 +77,19 @@ static const char rest[] =
     "</script>\n"
     "</body></html>\n";
 
-/* The port of a listen address ("127.0.0.1:1080", "[::1]:1080"), or ""
-   when the listener is off.  Only digits reach the page. */
+/* The port of a listen address, read as the listener reads it, or ""
+   when the listener is off. */
 static void port_of(const char *addr, char out[6]) {
-  const char *colon = strrchr(addr, ':');
-  size_t n = colon != NULL ? strlen(colon + 1) : 0;
+  struct sockaddr_storage ss;
+  unsigned port = 0;
 
+  if (listen_parse_addr(addr, &ss) == 0)
+    port = ntohs(ss.ss_family == AF_INET
+                     ? ((const struct sockaddr_in *)&ss)->sin_port
+                     : ((const struct sockaddr_in6 *)&ss)->sin6_port);
   out[0] = '\0';
-  if (n == 0 || n > 5 || strspn(colon + 1, "0123456789") != n)
-    return;
-  memcpy(out, colon + 1, n + 1);
+  if (port != 0)
+    snprintf(out, 6, "%u", port);
 }
 
 int api_login_page_build(const struct relay_listen *l, char **page,
