@@ -59,17 +59,16 @@ static char token[TOKEN_TEXT_MAX];
 static char dir[] = "/tmp/sp-fuzz-records-XXXXXX";
 
 static void remove_dir(void) {
+  static const char *const files[] = {"store.mdb", "store.mdb-lock",
+                                      "volatile.mdb", "volatile.mdb-lock"};
   char path[sizeof(dir) + 32];
+  size_t i;
 
   store_close(store);
-  snprintf(path, sizeof(path), "%s/store.mdb", dir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/volatile.mdb", dir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/store.mdb-lock", dir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/volatile.mdb-lock", dir);
-  unlink(path);
+  for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    unlink(path);
+  }
   rmdir(dir);
 }
 
