@@ -46,7 +46,7 @@ int passwd_hash(struct passwd_hash *out, const char *pw, size_t len,
 
   if (len > PASSWD_MAX_LEN)
     return SP_ETOOBIG;
-  if (iterations == 0 || iterations > PASSWD_MAX_ITERATIONS)
+  if (!PASSWD_ITERATIONS_OK(iterations))
     return SP_EUSAGE;
 
   /* A salt we could not draw must never be replaced by a weaker one. */
@@ -64,8 +64,7 @@ int passwd_verify(const struct passwd_hash *h, const char *pw, size_t len) {
   uint8_t got[PASSWD_HASH_LEN];
   int rc;
 
-  if (len > PASSWD_MAX_LEN || h->iterations == 0 ||
-      h->iterations > PASSWD_MAX_ITERATIONS)
+  if (len > PASSWD_MAX_LEN || !PASSWD_ITERATIONS_OK(h->iterations))
     return SP_EAUTH;
 
   rc = derive(got, pw, len, h->salt, h->iterations);

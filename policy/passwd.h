@@ -14,6 +14,7 @@
 /* Far above any count this code writes: a stored count past it is a
    damaged record, which must not cost minutes of CPU per login. */
 #define PASSWD_MAX_ITERATIONS (100 * PASSWD_ITERATIONS)
+#define PASSWD_ITERATIONS_OK(n) ((n) > 0 && (n) <= PASSWD_MAX_ITERATIONS)
 #define PASSWD_SALT_LEN 16
 #define PASSWD_HASH_LEN 32
 #define PASSWD_MAX_LEN 1024

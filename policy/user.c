@@ -31,7 +31,7 @@ static int user_decode(const MDB_val *val, const char *name,
     memcpy(u->totp, p, TOTP_SECRET_LEN);
   u->totp_last_step = sp_rbuf_u64(&r);
   sp_rbuf_strlist(&r, &u->groups);
-  if (u->pw.iterations == 0 || u->pw.iterations > PASSWD_MAX_ITERATIONS)
+  if (!PASSWD_ITERATIONS_OK(u->pw.iterations))
     return SP_ECORRUPT;
   return r.err != 0 || r.off != r.len ? SP_ECORRUPT : 0;
 }
