@@ -3,7 +3,8 @@
  * that says how it ended.
  *
  * States; stream_set_state() checks every move against `stream_moves`
- * and logs it at debug level.
+ * and logs it at debug level.  Resolving and dialing, with their
+ * deadline and the keepalive timer, are in connector/stream_dial.c.
  *
  *   new        the OPEN has arrived.  The connector's own allowlist is
  *              applied at once: a denied destination is answered
@@ -50,7 +51,6 @@
  */
 #include "connector/stream.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,30 +58,16 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/keepalive.h"
 #include "common/log.h"
 #include "connector/agent_int.h"
 #include "connector/allow.h"
+#include "connector/stream_int.h"
 
-/* The dial's deadline, all addresses together. */
-#define STREAM_DIAL_MS 10000
 /* How long the last bytes may take once FIN has gone both ways. */
 #define STREAM_LINGER_MS 30000
-/* When an open stream's destination socket gets TCP keepalive. */
-#define STREAM_KEEPALIVE_AFTER_MS 10000
 /* The largest read from a destination: four full DATA frames, which
  * mux_write sends as one TLS write (docs/tunnel.md, "Batching"). */
 #define STREAM_READ_MAX (MUX_WRITE_FRAMES * MUX_DEFAULT_MAX_DATA)
-/* Room for "[v6 address]:port" and its NUL. */
-#define STREAM_ADDR_MAX (INET6_ADDRSTRLEN + 8)
-
-enum stream_state {
-  STREAM_NEW,
-  STREAM_RESOLVING,
-  STREAM_DIALING,
-  STREAM_OPEN,
-  STREAM_CLOSING,
-};
 
 static const char *const state_names[] = {"new", "resolving", "dialing", "open",
                                           "closing"};
@@ -99,71 +85,8 @@ static const unsigned stream_moves[] = {
     [STREAM_CLOSING] = 0,
 };
 
-/* Who ended a stream. */
-enum stream_side {
-  STREAM_SIDE_RELAY,     /* its FIN or RESET, or a rule it broke */
-  STREAM_SIDE_DEST,      /* the destination: end of file, error, no dial */
-  STREAM_SIDE_CONNECTOR, /* our decision: allowlist, stop, no memory */
-  STREAM_SIDE_TUNNEL,    /* the tunnel went away under the stream */
-};
-
 static const char *const side_names[] = {"relay", "dest", "connector",
                                          "tunnel"};
-
-/* The strings a stream keeps, back to back in `strs`. */
-enum stream_str {
-  STR_USER,
-  STR_RESOURCE,
-  STR_RULE,
-  STR_DEVICE,
-  STR_CLIENT,
-  STR_DEST,
-  STR_HOST, /* the destination's host, brackets removed */
-  STR_ADDR, /* what was dialled; STREAM_ADDR_MAX bytes of room */
-  STR_COUNT,
-};
-
-/* The OPEN_RESULT field when none has been sent. */
-#define RESULT_NONE 0xff
-
-struct stream {
-  struct agent_tunnel *tunnel; /* borrows; NULL once off its list */
-  struct mux_stream *ms;       /* borrows; NULL once detached */
-  struct stream *prev, *next;  /* the tunnel's list */
-  struct addrinfo *addrs;      /* owned while resolving and dialing */
-  struct addrinfo *next_addr;  /* the next to consider */
-  uint64_t started_ms;         /* uv_now() at the OPEN */
-  uint64_t bytes_up;           /* relay to destination, written */
-  uint64_t bytes_down;         /* destination to relay, sent */
-  uv_tcp_t tcp;                /* the destination */
-  uv_timer_t timer;            /* the dial's deadline, then the linger */
-  union {                      /* one at a time, in this order */
-    uv_getaddrinfo_t gai;
-    uv_connect_t connect;
-    uv_shutdown_t shut;
-  } req;
-  uint32_t sid, tid;
-  int err;                 /* the cause of the end, or 0 */
-  uint16_t port;           /* the destination's */
-  uint16_t str[STR_COUNT]; /* offsets into `strs` */
-  uint8_t state;           /* enum stream_state */
-  uint8_t verdict;         /* enum allow_verdict */
-  uint8_t result;          /* enum tunnel_result sent, or RESULT_NONE */
-  uint8_t side;            /* enum stream_side: who ended it */
-  uint8_t phase;           /* the state it ended in */
-  uint8_t fin_first;       /* enum stream_side: whose FIN came first */
-  uint8_t reset_code;      /* the relay's RESET code, or 0 */
-  bool tcp_live : 1;       /* tcp is initialised and not yet closed */
-  bool timer_live : 1;     /* likewise the timer */
-  bool gai_active : 1;     /* the lookup's callback is still due */
-  bool dialled : 1;        /* at least one address was dialled */
-  bool reading : 1;        /* uv_read_start() is in effect */
-  bool dest_eof : 1;       /* the destination ended; FIN went out */
-  bool fin_in : 1;         /* the relay's FIN came */
-  bool shut_done : 1;      /* the destination's write side is shut */
-  bool mux_done : 1;       /* the mux closed the stream after both FINs */
-  char strs[];             /* NUL-terminated strings; see `str` */
-};
 
 /* A write toward the destination with its bytes; freed when done. */
 struct stream_write {
@@ -177,16 +100,7 @@ size_t stream_struct_size(void) {
   return sizeof(struct stream);
 }
 
-static const char *sstr(const struct stream *s, enum stream_str i) {
-  return s->strs + s->str[i];
-}
-
-/* The loop, through the timer: it lives from stream_new() to the end. */
-static uv_loop_t *sloop(const struct stream *s) {
-  return s->timer.loop;
-}
-
-static void stream_set_state(struct stream *s, enum stream_state to) {
+void stream_set_state(struct stream *s, enum stream_state to) {
   bool legal = (stream_moves[s->state] & TO(to)) != 0;
 
   sp_log(legal ? SP_LOG_DEBUG : SP_LOG_ERROR, "stream", "state",
@@ -198,7 +112,7 @@ static void stream_set_state(struct stream *s, enum stream_state to) {
 
 /* ---- Teardown ---------------------------------------------------------- */
 
-static void stream_maybe_free(struct stream *s) {
+void stream_maybe_free(struct stream *s) {
   if (s->state != STREAM_CLOSING || s->tcp_live || s->timer_live ||
       s->gai_active)
     return;
@@ -214,10 +128,8 @@ static void timer_closed_cb(uv_handle_t *h) {
   stream_maybe_free(s);
 }
 
-static void stream_dial_next(struct stream *s);
-
 /* Closes of the destination's handle, for a retry or for good. */
-static void tcp_closed_cb(uv_handle_t *h) {
+void stream_tcp_closed_cb(uv_handle_t *h) {
   struct stream *s = h->data;
 
   s->tcp_live = false;
@@ -316,7 +228,7 @@ static void stream_log_end(const struct stream *s) {
  * first call decides, later ones do nothing.  `err` is kept unless an
  * earlier cause was recorded (a dial's failure, say).
  */
-static void stream_close(struct stream *s, enum stream_side side, int err) {
+void stream_close(struct stream *s, enum stream_side side, int err) {
   if (s->state == STREAM_CLOSING)
     return;
   s->side = (uint8_t)side;
@@ -333,21 +245,17 @@ static void stream_close(struct stream *s, enum stream_side side, int err) {
   if (s->gai_active)
     (void)uv_cancel((uv_req_t *)&s->req.gai);
   if (s->tcp_live && !uv_is_closing((uv_handle_t *)&s->tcp))
-    uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb);
+    uv_close((uv_handle_t *)&s->tcp, stream_tcp_closed_cb);
   stream_maybe_free(s);
 }
 
-/* A refusal of the OPEN with `result`, blamed on `side`. */
-static void stream_refuse(struct stream *s, enum tunnel_result result,
-                          enum stream_side side) {
+void stream_refuse(struct stream *s, enum tunnel_result result,
+                   enum stream_side side) {
   s->result = (uint8_t)result;
   stream_close(s, side, 0);
 }
 
 /* ---- Destination to relay ---------------------------------------------- */
-
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void read_cb(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf);
 
 /* Whether the destination may be read now: open, not at its end, with
  * window to send into and a tunnel that is not congested. */
@@ -382,7 +290,7 @@ static int stream_want_window(struct stream *s) {
   return rc < 0 ? rc : 0;
 }
 
-static void stream_update_reading(struct stream *s) {
+void stream_update_reading(struct stream *s) {
   bool want = stream_may_read(s);
   int rc;
 
@@ -397,7 +305,7 @@ static void stream_update_reading(struct stream *s) {
     s->reading = false;
     return;
   }
-  rc = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+  rc = uv_read_start((uv_stream_t *)&s->tcp, stream_alloc_cb, stream_read_cb);
   if (rc != 0) {
     stream_close(s, STREAM_SIDE_DEST, rc);
     return;
@@ -415,7 +323,7 @@ static char read_buf[STREAM_READ_MAX];
 
 /* As much of the buffer as the window allows; none when the stream may
  * not send, which makes libuv report UV_ENOBUFS. */
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+void stream_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   struct stream *s = h->data;
   size_t n = 0;
 
@@ -454,7 +362,7 @@ static void stream_forward(struct stream *s, const char *p, size_t n) {
     stream_close(s, STREAM_SIDE_CONNECTOR, SP_ELIMIT);
 }
 
-static void read_cb(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf) {
+void stream_read_cb(uv_stream_t *tcp, ssize_t nread, const uv_buf_t *buf) {
   struct stream *s = tcp->data;
 
   if (nread > 0 && s->state == STREAM_OPEN && s->ms != NULL)
@@ -642,203 +550,6 @@ void stream_on_closed(struct mux_stream *ms) {
   } else {
     stream_close(s, STREAM_SIDE_CONNECTOR, SP_ECLOSED);
   }
-}
-
-/* ---- Resolving and dialing --------------------------------------------- */
-
-/* What a failed dial tells the relay. */
-static enum tunnel_result dial_result(int err) {
-  switch (err) {
-  case UV_ECONNREFUSED:
-    return TUNNEL_RESULT_REFUSED;
-  case UV_ENETUNREACH:
-  case UV_EHOSTUNREACH:
-  case UV_ENETDOWN:
-    return TUNNEL_RESULT_UNREACHABLE;
-  case UV_ETIMEDOUT:
-    return TUNNEL_RESULT_TIMED_OUT;
-  default:
-    return TUNNEL_RESULT_ERROR;
-  }
-}
-
-/* "10.20.0.5:443" or "[2001:db8::5]:22" into the stream's STR_ADDR. */
-static void stream_set_addr(struct stream *s, const struct sockaddr *sa) {
-  char ip[INET6_ADDRSTRLEN] = "?";
-  char *out = s->strs + s->str[STR_ADDR];
-
-  if (sa->sa_family == AF_INET6) {
-    uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
-    snprintf(out, STREAM_ADDR_MAX, "[%s]:%u", ip, s->port);
-  } else {
-    uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
-    snprintf(out, STREAM_ADDR_MAX, "%s:%u", ip, s->port);
-  }
-}
-
-/* The next address the allowlist lets us dial, its port set; or NULL. */
-static struct addrinfo *next_allowed(struct stream *s) {
-  const struct allow_list *allow = s->tunnel->agent->opts->allow;
-  struct addrinfo *ai;
-
-  for (ai = s->next_addr; ai != NULL; ai = ai->ai_next) {
-    if (ai->ai_family == AF_INET)
-      ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(s->port);
-    else if (ai->ai_family == AF_INET6)
-      ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(s->port);
-    else
-      continue;
-    if (allow_check_resolved(allow, s->verdict, ai->ai_addr, s->port))
-      break;
-  }
-  s->next_addr = ai != NULL ? ai->ai_next : NULL;
-  return ai;
-}
-
-static void dial_timeout_cb(uv_timer_t *timer) {
-  struct stream *s = timer->data;
-
-  s->err = UV_ETIMEDOUT;
-  stream_refuse(s, TUNNEL_RESULT_TIMED_OUT, STREAM_SIDE_DEST);
-}
-
-/* The stream has lived long enough to be worth watching for a vanished
-   destination. */
-static void keepalive_cb(uv_timer_t *timer) {
-  struct stream *s = timer->data;
-  uv_os_fd_t fd;
-  int rc = uv_fileno((uv_handle_t *)&s->tcp, &fd);
-
-  if (rc == 0)
-    rc = sp_tcp_keepalive(fd);
-  if (rc != 0)
-    sp_warn("stream", "keepalive_failed", "sid=%u tid=%u err=%s", s->sid,
-            s->tid, sp_err_name(rc));
-}
-
-static void connect_cb(uv_connect_t *req, int status) {
-  struct stream *s = req->data;
-  char name[32];
-  int rc;
-
-  if (status == UV_ECANCELED || s->state == STREAM_CLOSING)
-    return;
-  if (status != 0) {
-    s->err = status;
-    sp_debug("stream", "dial_failed", "sid=%u tid=%u addr=%s err=%s", s->sid,
-             s->tid, sstr(s, STR_ADDR),
-             uv_err_name_r(status, name, sizeof(name)));
-    s->reading = false;
-    uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb); /* then the next */
-    return;
-  }
-
-  uv_timer_start(&s->timer, keepalive_cb, STREAM_KEEPALIVE_AFTER_MS, 0);
-  uv_freeaddrinfo(s->addrs);
-  s->addrs = s->next_addr = NULL;
-  s->err = 0;
-  stream_set_state(s, STREAM_OPEN);
-  s->result = TUNNEL_RESULT_OK;
-  rc = mux_open_result(s->ms, TUNNEL_RESULT_OK, sstr(s, STR_ADDR));
-  if (rc != 0) {
-    stream_close(s, STREAM_SIDE_CONNECTOR, rc);
-    return;
-  }
-  stream_update_reading(s);
-}
-
-/*
- * Dials the next allowed address.  When there is none left, the answer
- * is not_allowed if the allowlist let no address through, and otherwise
- * what the last dial met.
- */
-static void stream_dial_next(struct stream *s) {
-  struct addrinfo *ai = next_allowed(s);
-  int rc;
-
-  if (ai == NULL && !s->dialled) {
-    stream_refuse(s, TUNNEL_RESULT_NOT_ALLOWED, STREAM_SIDE_CONNECTOR);
-    return;
-  }
-  if (ai == NULL) {
-    stream_refuse(s, dial_result(s->err), STREAM_SIDE_DEST);
-    return;
-  }
-  if (!s->dialled)
-    uv_timer_start(&s->timer, dial_timeout_cb, STREAM_DIAL_MS, 0);
-  s->dialled = true;
-  if (s->state == STREAM_RESOLVING)
-    stream_set_state(s, STREAM_DIALING);
-
-  stream_set_addr(s, ai->ai_addr);
-  uv_tcp_init(sloop(s), &s->tcp);
-  /* Each DATA run is written whole, so Nagle's algorithm can only hold
-     back the second of two small writes until the destination's delayed
-     ACK (40 ms on Linux): off, as on the relay's sockets.  libuv applies
-     it when connect creates the socket. */
-  (void)uv_tcp_nodelay(&s->tcp, 1);
-  s->tcp.data = s;
-  s->tcp_live = true;
-  s->req.connect.data = s;
-  rc = uv_tcp_connect(&s->req.connect, &s->tcp, ai->ai_addr, connect_cb);
-  if (rc != 0) {
-    s->err = rc;
-    uv_close((uv_handle_t *)&s->tcp, tcp_closed_cb);
-    return;
-  }
-  /* Read from the start: libuv runs connect_cb before any read_cb.
-     Asked in connect_cb instead, libuv would have forgotten the socket
-     when the connect ended and would add it again, meet EEXIST and
-     modify it: a wasted epoll_ctl per stream.  connect_cb keeps or
-     stops reading as the stream's state says. */
-  s->reading = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) == 0;
-}
-
-static void resolved_cb(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res) {
-  struct stream *s = req->data;
-
-  s->gai_active = false;
-  s->addrs = s->next_addr = res;
-  if (s->state == STREAM_CLOSING) {
-    stream_maybe_free(s);
-    return;
-  }
-  if (status != 0) {
-    s->err = status;
-    stream_refuse(s, TUNNEL_RESULT_DNS_FAILED, STREAM_SIDE_DEST);
-    return;
-  }
-  stream_dial_next(s);
-}
-
-static void stream_resolve(struct stream *s) {
-  struct addrinfo hints, *res;
-  int rc;
-
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  stream_set_state(s, STREAM_RESOLVING);
-
-  /* An IP literal needs no resolver, so it skips the round trip through
-     libuv's thread pool that uv_getaddrinfo() takes. */
-  hints.ai_flags = AI_NUMERICHOST;
-  if (getaddrinfo(sstr(s, STR_HOST), NULL, &hints, &res) == 0) {
-    s->addrs = s->next_addr = res;
-    stream_dial_next(s);
-    return;
-  }
-  hints.ai_flags = 0;
-  s->req.gai.data = s;
-  rc = uv_getaddrinfo(sloop(s), &s->req.gai, resolved_cb, sstr(s, STR_HOST),
-                      NULL, &hints);
-  if (rc != 0) {
-    s->err = rc;
-    stream_refuse(s, TUNNEL_RESULT_ERROR, STREAM_SIDE_CONNECTOR);
-    return;
-  }
-  s->gai_active = true;
 }
 
 /* ---- Opening ----------------------------------------------------------- */
